@@ -1,0 +1,1 @@
+"""The ``assay`` command line: thin wrappers over the stage functions."""

@@ -1,0 +1,60 @@
+"""``assay``: dispatch to a subcommand. Importing this module is cheap (no torch, no Hydra),
+so ``assay --help`` answers at once; each subcommand imports what it needs."""
+
+from __future__ import annotations
+
+import sys
+
+from assayml import __version__
+from assayml.stages.table import STAGES
+
+RUN_SUMMARY = "all stages above, in order, in one process"
+
+USAGE = """\
+usage: assay <command> [hydra overrides ...] [-m] [--cfg job]
+
+A declarative, reproducible ML lifecycle: Hydra configs (conf/), DVC-versioned data,
+deterministic Lightning training. Run from a project root (the folder holding conf/).
+
+commands (each takes Hydra overrides such as `model=cnn data=digits seed=3`):
+{commands}
+
+options:
+  -h, --help      this message; `assay <command> --help` shows the config groups
+  --version       print the version
+  -m, --multirun  sweep over comma-separated override values (after the command)
+  --cfg job       print the composed config instead of running (after the command)
+
+exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a check found problems
+"""
+
+
+def usage() -> str:
+    rows = [(s.name, s.summary) for s in STAGES] + [("run", RUN_SUMMARY)]
+    return USAGE.format(commands="\n".join(f"  {name:<10}  {text}" for name, text in rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``assay`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if args[0] == "--version":
+        print(f"assayml {__version__}")
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "run" or command in {s.name for s in STAGES}:
+        from assayml.cli.config_commands import run_config_command
+
+        return run_config_command(command, rest)
+    print(f"assay: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
+    return 2
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,136 @@
+"""Turn a composed config (from ``conf/`` or from DVC's ``params.yaml``) into typed objects.
+
+Both paths end in :func:`to_typed`, so a stage sees the same validated
+:class:`~assayml.config.schema.AssayConfig` whether Hydra composed it interactively or DVC
+composed it into ``params.yaml`` and the stage read that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
+from assayml.config.schema import AssayConfig
+from assayml.config.store import register_configs
+from assayml.errors import ConfigError
+
+CONFIG_NAME = "config"
+
+
+def compose(overrides: list[str] | None = None, config_dir: str | Path = "conf") -> DictConfig:
+    """Compose ``config_dir/config.yaml`` with Hydra overrides, without running a job."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    register_configs()
+    config_dir = Path(config_dir).resolve()
+    if not (config_dir / f"{CONFIG_NAME}.yaml").is_file():
+        raise ConfigError(f"no {CONFIG_NAME}.yaml in {config_dir}: run assay from a project root")
+    try:
+        with initialize_config_dir(str(config_dir), version_base="1.3"):
+            return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides or []))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"cannot compose {config_dir}: {_chain(err)}") from err
+
+
+def load_params(path: str | Path = "params.yaml") -> DictConfig:
+    """Read a composed config that DVC (or ``assay compose``) wrote to ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such params file")
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as err:  # yaml errors come in several classes
+        raise ConfigError(f"{path}: not a readable YAML file: {err}") from err
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return cfg
+
+
+def to_typed(cfg: DictConfig) -> AssayConfig:
+    """Validate ``cfg`` against the schemas and return it as dataclass instances.
+
+    Raises:
+        ConfigError: naming the offending key, for unknown keys, wrong types, values out of
+            range and interpolations that do not resolve.
+    """
+    register_configs()
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container.pop("hydra", None)
+    model = container.get("model")
+    if not isinstance(model, dict) or "_target_" not in model:
+        raise ConfigError("model: missing, or without a _target_ naming its builder")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(AssayConfig), container)
+        merged.model = OmegaConf.merge(OmegaConf.structured(model_schema(model)), model)
+        OmegaConf.resolve(merged)
+    except OmegaConfBaseException as err:
+        raise ConfigError(_describe(err)) from err
+    parts = {}
+    for key in merged:
+        try:
+            parts[key] = (
+                OmegaConf.to_object(merged[key])
+                if OmegaConf.is_config(merged[key])
+                else merged[key]
+            )
+        except OmegaConfBaseException as err:
+            raise ConfigError(_describe(err)) from err
+        except (ValueError, TypeError) as err:  # raised by a schema's __post_init__
+            raise ConfigError(f"config key '{key}': {err}") from err
+    try:
+        return AssayConfig(**parts)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"invalid config: {err}") from err
+
+
+def model_schema(model: dict[str, Any]) -> type[ModelConfig]:
+    """The schema for a model node: a built-in one, or one derived from its builder."""
+    target = model["_target_"]
+    if target in BUILTIN_MODEL_SCHEMAS:
+        return BUILTIN_MODEL_SCHEMAS[target]
+    from assayml.models.build import schema_for_builder
+
+    return schema_for_builder(target)
+
+
+def config_hash(cfg: AssayConfig | DictConfig) -> str:
+    """SHA-256 of the resolved config as canonical JSON: equal configs, equal hashes."""
+    return hashlib.sha256(canonical_json(cfg).encode()).hexdigest()
+
+
+def canonical_json(cfg: AssayConfig | DictConfig) -> str:
+    """The resolved config as sorted, compact JSON (enums as their names)."""
+    node = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
+    container = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    container.pop("hydra", None)
+    return json.dumps(container, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def to_yaml(cfg: AssayConfig) -> str:
+    """The resolved config as YAML, the form stored in params.yaml and run records."""
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
+
+
+def _describe(err: OmegaConfBaseException) -> str:
+    key = getattr(err, "full_key", None)
+    message = str(err).split("\n")[0]
+    return f"config key '{key}': {message}" if key else f"invalid config: {message}"
+
+
+def _chain(err: BaseException) -> str:
+    """The messages of an exception and its causes: Hydra wraps the useful one."""
+    messages = []
+    while err is not None:
+        text = str(err).strip()
+        if text and text not in messages and "$VALUE" not in text:
+            messages.append(text)
+        err = err.__cause__ or err.__context__
+    return "\n".join(messages)

@@ -1,0 +1,257 @@
+"""Schemas of the config groups: dataclasses registered in Hydra's ConfigStore.
+
+YAML under ``conf/`` only sets values; these classes say which keys exist, their types
+and their ranges, so a misspelt key or a wrong type fails when the config is composed.
+Checks that span several fields live in ``__post_init__`` and run when a composed config
+is turned into these objects (``assayml.config.load.to_typed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from omegaconf import MISSING
+
+
+class DataSource(Enum):
+    builtin = "builtin"  # a set bundled with scikit-learn, or our seeded generator
+    file = "file"  # CSV or Parquet at ``data.path`` (normally tracked by DVC)
+
+
+class FileFormat(Enum):
+    auto = "auto"  # from the file's suffix
+    csv = "csv"
+    parquet = "parquet"
+
+
+class Task(Enum):
+    auto = "auto"  # inferred from the target column (see data/sources.py)
+    binary = "binary"
+    multiclass = "multiclass"
+    regression = "regression"
+
+
+class ColumnType(Enum):
+    float = "float"
+    int = "int"
+    bool = "bool"
+    category = "category"  # strings from a known set; one-hot encoded
+    str = "str"  # free text; never a model input
+
+
+@dataclass
+class ColumnSpec:
+    dtype: ColumnType = ColumnType.float
+    nullable: bool = False  # missing values allowed in the raw data
+    min: float | None = None  # inclusive lower bound
+    max: float | None = None  # inclusive upper bound
+    allowed: list[str] | None = None  # the category set, for category/str columns
+
+    def __post_init__(self) -> None:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.allowed is not None and self.dtype not in (ColumnType.category, ColumnType.str):
+            raise ValueError(f"'allowed' applies to category/str columns, not {self.dtype.name}")
+
+
+@dataclass
+class SplitConfig:
+    train: float = 0.7  # fraction of rows, (0, 1)
+    val: float = 0.15  # used for early stopping, checkpoint selection and calibration
+    test: float = 0.15  # held out for `assay evaluate`
+    stratify: bool = True  # stratify on the target for classification tasks
+
+    def __post_init__(self) -> None:
+        fractions = (self.train, self.val, self.test)
+        if any(not 0.0 < f < 1.0 for f in fractions):
+            raise ValueError(f"split fractions must lie in (0, 1), got {fractions}")
+        if abs(sum(fractions) - 1.0) > 1e-9:
+            raise ValueError(f"split fractions must sum to 1, got {sum(fractions)}")
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING  # builtin: breast_cancer | wine | diabetes | digits | credit_synthetic
+    source: DataSource = DataSource.builtin
+    path: str | None = None  # file source: CSV/Parquet, relative to the project root
+    format: FileFormat = FileFormat.auto
+    rev: str | None = None  # git revision to read `path` at, through dvc.api.open
+    target: str = MISSING  # label column
+    task: Task = Task.auto
+    columns: dict[str, ColumnSpec] = field(default_factory=dict)  # declared schema
+    sensitive: list[str] = field(default_factory=list)  # protected attributes (bias reports)
+    reference_groups: dict[str, str] = field(default_factory=dict)  # sensitive col -> group
+    image_shape: list[int] | None = None  # e.g. [8, 8]: features are the pixels, row-major
+    split: SplitConfig = field(default_factory=SplitConfig)
+    n_rows: int | None = None  # credit_synthetic only: rows to generate, >= 100
+    bias: float = 0.0  # credit_synthetic only: injected gap in positive-label rate, [0, 0.5]
+    generator_seed: int = 0  # credit_synthetic only: fixes the data, apart from `seed`
+
+    def __post_init__(self) -> None:
+        if self.source is DataSource.file and not self.path:
+            raise ValueError("a file source needs data.path")
+        if self.rev is not None and self.source is not DataSource.file:
+            raise ValueError("data.rev applies to file sources only")
+        if self.target in self.sensitive:
+            raise ValueError(f"target '{self.target}' cannot also be a sensitive attribute")
+        if self.columns and self.target not in self.columns:
+            raise ValueError(f"target '{self.target}' is not among the declared columns")
+        for col in [*self.sensitive, *self.reference_groups]:
+            if self.columns and col not in self.columns:
+                raise ValueError(f"sensitive column '{col}' is not among the declared columns")
+        if not 0.0 <= self.bias <= 0.5:
+            raise ValueError(f"bias must lie in [0, 0.5], got {self.bias}")
+        if self.n_rows is not None and self.n_rows < 100:
+            raise ValueError(f"n_rows must be at least 100, got {self.n_rows}")
+
+
+class Impute(Enum):
+    median = "median"
+    mean = "mean"
+    zero = "zero"
+    none = "none"  # a missing value at transform time is an error
+
+
+class Scale(Enum):
+    standard = "standard"  # (x - mean) / std, fitted on train
+    minmax = "minmax"  # (x - min) / (max - min), fitted on train
+    none = "none"
+
+
+class CategoricalImpute(Enum):
+    most_frequent = "most_frequent"
+    constant = "constant"  # a category of its own, `fill_value`
+
+
+class UnknownCategory(Enum):
+    ignore = "ignore"  # encoded as all zeros
+    error = "error"
+
+
+@dataclass
+class NumericFeaturesConfig:
+    impute: Impute = Impute.median
+    scale: Scale = Scale.standard
+    log: list[str] = field(default_factory=list)  # columns taken through log1p first (>= 0)
+
+
+@dataclass
+class CategoricalFeaturesConfig:
+    impute: CategoricalImpute = CategoricalImpute.most_frequent
+    fill_value: str = "__missing__"  # the category used by impute=constant
+    handle_unknown: UnknownCategory = UnknownCategory.ignore
+
+
+@dataclass
+class FeaturesConfig:
+    include: list[str] = field(default_factory=list)  # empty: every declared input column
+    exclude: list[str] = field(default_factory=list)  # dropped after include
+    numeric: NumericFeaturesConfig = field(default_factory=NumericFeaturesConfig)
+    categorical: CategoricalFeaturesConfig = field(default_factory=CategoricalFeaturesConfig)
+    scale_target: bool = True  # regression: standardise the target on train, invert outputs
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "cpu"  # cpu | gpu | auto (Lightning's names)
+    devices: Any = 1  # count, list of ids, or "auto"
+    strategy: str = "auto"  # auto | ddp | ddp_spawn ... (Lightning's names)
+    num_nodes: int = 1
+    precision: str = "32-true"  # 32-true | bf16-mixed | 16-mixed
+    max_epochs: int = 30  # upper bound; early stopping usually ends sooner
+    min_epochs: int = 1
+    deterministic: bool = True  # reproducibility rule: never off on CPU
+    gradient_clip_val: float | None = None
+    enable_progress_bar: bool = True
+    limit_train_batches: float | None = None  # debugging: fraction or count of batches
+    limit_val_batches: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1 or self.min_epochs < 0 or self.min_epochs > self.max_epochs:
+            raise ValueError("need 0 <= min_epochs <= max_epochs and max_epochs >= 1")
+
+
+class MonitorMode(Enum):
+    min = "min"
+    max = "max"
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = True
+    patience: int = 5  # validation checks without improvement before stopping
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64  # rows per optimisation step
+    monitor: str = "val/loss"  # metric for early stopping and best-checkpoint selection
+    mode: MonitorMode = MonitorMode.min
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    resume: bool = False  # continue from the last checkpoint in paths.checkpoints_dir
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+
+class LoggerKind(Enum):
+    dvclive = "dvclive"
+    csv = "csv"
+    tensorboard = "tensorboard"
+    mlflow = "mlflow"
+    none = "none"
+
+
+@dataclass
+class LoggerConfig:
+    name: LoggerKind = LoggerKind.dvclive
+    save_dir: str = "${paths.out_dir}/dvclive"
+    experiment_name: str = "assay"  # tensorboard / mlflow experiment
+    tracking_uri: str | None = None  # mlflow; None: a local store under save_dir
+
+
+@dataclass
+class EvaluateConfig:
+    split: str = "test"  # train | val | test
+    threshold: float = 0.5  # binary: probability of the positive class that predicts it
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "val", "test"):
+            raise ValueError(f"evaluate.split must be train, val or test, got {self.split!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"evaluate.threshold must lie in (0, 1), got {self.threshold}")
+
+
+@dataclass
+class PathsConfig:
+    # Inputs (raw data, conf/) are read relative to root_dir; outputs go under out_dir,
+    # which is the project root in pipeline mode and the job directory in a sweep.
+    root_dir: str = "."
+    out_dir: str = "."
+    prepared_dir: str = "${paths.out_dir}/data/prepared"
+    features_dir: str = "${paths.out_dir}/artifacts/features"
+    models_dir: str = "${paths.out_dir}/models"
+    checkpoints_dir: str = "${paths.out_dir}/checkpoints"
+    metrics_dir: str = "${paths.out_dir}/metrics"
+    plots_dir: str = "${paths.out_dir}/plots"
+
+
+@dataclass
+class AssayConfig:
+    seed: int = 42  # drives split, init, data order, dropout masks and ensemble members
+    data: DataConfig = MISSING
+    features: FeaturesConfig = MISSING
+    model: Any = MISSING  # per-model schema, see config/models.py
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")

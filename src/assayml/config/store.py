@@ -1,0 +1,22 @@
+"""Register the schemas with Hydra's ConfigStore.
+
+Called by the ``assay`` command line and, through the ``hydra_plugins.assayml_schema``
+plugin module, by any Hydra process that scans plugins (``dvc exp run`` does), so both
+compose ``conf/`` against the same schemas.
+"""
+
+from hydra.core.config_store import ConfigStore
+
+from assayml.config.models import CNNConfig, LogRegConfig, MLPConfig
+from assayml.config.schema import AssayConfig
+
+ROOT_SCHEMA = "assay_schema"
+
+
+def register_configs() -> None:
+    """Store the root schema and the per-model schemas (idempotent)."""
+    store = ConfigStore.instance()
+    store.store(name=ROOT_SCHEMA, node=AssayConfig)
+    store.store(group="model", name="logreg_schema", node=LogRegConfig)
+    store.store(group="model", name="mlp_schema", node=MLPConfig)
+    store.store(group="model", name="cnn_schema", node=CNNConfig)

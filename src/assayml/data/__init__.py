@@ -1,0 +1,1 @@
+"""Data sources, versions, schemas, splits and profiles."""

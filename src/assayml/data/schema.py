@@ -1,0 +1,120 @@
+"""Validate a raw table against the schema declared in the data config, with pandera.
+
+A violation becomes one :class:`~assayml.errors.DataError` that names, for each failing
+column and check, the first offending rows (0-based data rows, header excluded) and values.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assayml.config.schema import ColumnSpec, ColumnType, DataConfig
+from assayml.errors import DataError
+
+MAX_ROWS_SHOWN = 5  # offending rows named per column and check
+
+
+def declared_columns(cfg: DataConfig, frame: pd.DataFrame) -> dict[str, ColumnSpec]:
+    """The declared columns, or, where none are declared, a schema inferred from ``frame``."""
+    return dict(cfg.columns) if cfg.columns else infer_columns(frame)
+
+
+def infer_columns(frame: pd.DataFrame) -> dict[str, ColumnSpec]:
+    """A permissive schema: numeric columns as float, the rest as categories."""
+    columns = {}
+    for name, series in frame.items():
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        dtype = ColumnType.float if numeric else ColumnType.category
+        columns[str(name)] = ColumnSpec(dtype=dtype, nullable=bool(series.isna().any()))
+    return columns
+
+
+def validate_frame(frame: pd.DataFrame, cfg: DataConfig, where: str) -> pd.DataFrame:
+    """Check ``frame`` against the schema and return it with declared dtypes, declared
+    columns only, in declared order.
+
+    Args:
+        frame: the raw table.
+        cfg: the data config (columns, target).
+        where: the file or data set name, used in error messages.
+
+    Raises:
+        DataError: for an empty table, a missing target and every schema violation.
+    """
+    import pandera.pandas as pa
+
+    if frame.shape[0] == 0:
+        raise DataError(f"{where}: the table has no rows")
+    if cfg.target not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:20]))
+        raise DataError(f"{where}: target column '{cfg.target}' is missing (columns: {shown})")
+    columns = declared_columns(cfg, frame)
+    schema = pa.DataFrameSchema(
+        {name: _column(name, spec, name == cfg.target) for name, spec in columns.items()},
+        strict="filter",
+        ordered=False,
+    )
+    try:
+        validated = schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        raise DataError(
+            f"{where}: schema violations, nothing was written:\n"
+            + describe_failures(err.failure_cases)
+        ) from None
+    return validated[list(columns)].reset_index(drop=True)
+
+
+def _column(name: str, spec: ColumnSpec, is_target: bool):
+    import pandera.pandas as pa
+
+    checks = []
+    if spec.min is not None:
+        checks.append(pa.Check.ge(spec.min))
+    if spec.max is not None:
+        checks.append(pa.Check.le(spec.max))
+    if spec.allowed is not None:
+        checks.append(pa.Check.isin(list(spec.allowed)))
+    nullable = spec.nullable and not is_target  # a row without a label cannot be used
+    return pa.Column(
+        _pandas_dtype(spec, nullable), checks=checks, nullable=nullable, coerce=True, name=name
+    )
+
+
+def _pandas_dtype(spec: ColumnSpec, nullable: bool) -> str:
+    if spec.dtype is ColumnType.int:
+        return "Int64" if nullable else "int64"
+    if spec.dtype is ColumnType.bool:
+        return "boolean" if nullable else "bool"
+    if spec.dtype is ColumnType.float:
+        return "float64"
+    return "str"
+
+
+def describe_failures(cases: pd.DataFrame) -> str:
+    """One line per (column, check): the check, the first offending rows and values."""
+    lines = []
+    missing = cases[cases["check"] == "column_in_dataframe"]
+    if not missing.empty:
+        names = ", ".join(f"'{v}'" for v in missing["failure_case"])
+        lines.append(f"  declared columns missing from the data: {names}")
+    cases = cases[cases["check"] != "column_in_dataframe"]
+    coerced = set(cases.loc[cases["check"].str.startswith("coerce_dtype"), "column"])
+    for (column, check), group in cases.groupby(["column", "check"], sort=False):
+        located = group[group["index"].notna()]
+        # A failed coercion also fails the dtype check and, with no row, value checks:
+        # report the coercion only.
+        knock_on = check.startswith("dtype(") or located.empty
+        if column in coerced and knock_on:
+            continue
+        lines.append(f"  column '{column}', check {check}: {_rows(located, group)}")
+    return "\n".join(lines)
+
+
+def _rows(located: pd.DataFrame, group: pd.DataFrame) -> str:
+    if located.empty:
+        return ", ".join(str(v) for v in group["failure_case"].head(MAX_ROWS_SHOWN))
+    head = located.head(MAX_ROWS_SHOWN)
+    rows = ", ".join(str(int(i)) for i in head["index"])
+    values = ", ".join(repr(v) for v in head["failure_case"])
+    more = f" and {len(located) - len(head)} more" if len(located) > len(head) else ""
+    return f"rows {rows}{more} (values {values})"

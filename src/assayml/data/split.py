@@ -1,0 +1,49 @@
+"""Seeded train/val/test split, stratified on the target for classification."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assayml.config.schema import SplitConfig, Task
+from assayml.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_frame(
+    frame: pd.DataFrame, target: str, task: Task, cfg: SplitConfig, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Split ``frame`` into train, val and test with the configured fractions.
+
+    Raises:
+        DataError: when a class has too few rows to appear in every split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    stratify = cfg.stratify and task is not Task.regression
+    if stratify:
+        _check_class_counts(frame[target])
+    labels = frame[target] if stratify else None
+    rest, test = train_test_split(
+        frame, test_size=cfg.test, random_state=seed, stratify=labels, shuffle=True
+    )
+    labels = rest[target] if stratify else None
+    train, val = train_test_split(
+        rest, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed, stratify=labels
+    )
+    parts = {"train": train, "val": val, "test": test}
+    for name, part in parts.items():
+        if part.empty:
+            raise DataError(f"split '{name}' is empty: {len(frame)} rows are too few")
+    return {name: part.sort_index().reset_index(drop=True) for name, part in parts.items()}
+
+
+def _check_class_counts(labels: pd.Series) -> None:
+    counts = labels.value_counts()
+    rare = counts[counts < len(SPLITS)]
+    if not rare.empty:
+        shown = ", ".join(f"{k!r} ({v} rows)" for k, v in rare.items())
+        raise DataError(
+            f"target: classes {shown} have fewer than {len(SPLITS)} rows, too few for a "
+            "stratified split (set data.split.stratify=false or add data)"
+        )

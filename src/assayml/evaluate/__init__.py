@@ -1,0 +1,1 @@
+"""Test-set metrics (torchmetrics) and plots that DVC can render."""

@@ -1,0 +1,1 @@
+"""Networks (plain nn.Module builders), building them from config, saving and loading."""

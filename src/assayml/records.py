@@ -1,0 +1,123 @@
+"""Run records: what made an artifact (config, data, code, environment, seed, times).
+
+Every stage saves one beside its outputs; the model card, lineage and ``reproduce`` read
+them. Nothing here imports torch unless the calling process already has.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+KEY_PACKAGES = (
+    "assayml",
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "dvc",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "scipy",
+    "pandera",
+    "safetensors",
+)
+
+
+@dataclass
+class StageRecord:
+    stage: str
+    config_hash: str
+    seed: int
+    data: dict[str, Any]  # md5 and origin of the raw data this result descends from
+    inputs: dict[str, str]  # path -> md5
+    outputs: dict[str, str]  # path -> md5
+    started_at: str
+    finished_at: str
+    git: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # stage-specific results
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def git_state(root: str | Path = ".") -> dict[str, Any]:
+    """The commit checked out at ``root`` and whether the work tree differs from it."""
+    try:
+        commit = _git(root, "rev-parse", "HEAD")
+        dirty = bool(_git(root, "status", "--porcelain"))
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(root: str | Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
+    )
+    return result.stdout.strip()
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform, CPU, accelerator and package versions of this process."""
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": {name: _version(name) for name in KEY_PACKAGES},
+    }
+    if "torch" in sys.modules:
+        env.update(torch_environment())
+    return env
+
+
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution and its version, sorted by name."""
+    found = {dist.metadata["Name"].lower(): dist.version for dist in metadata.distributions()}
+    return dict(sorted(found.items()))
+
+
+def torch_environment() -> dict[str, Any]:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.version.cuda if cuda else None,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,63 @@
+"""What every stage does alike: build and save its record, read upstream records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from assayml.config.load import config_hash
+from assayml.config.schema import AssayConfig
+from assayml.errors import ArtifactError
+from assayml.records import StageRecord, environment, git_state, utc_now
+from assayml.utils.io import OutputBatch, md5_file
+
+RECORD_FILE = "record.json"
+
+
+def finish_record(
+    out: OutputBatch,
+    record_path: Path,
+    stage: str,
+    cfg: AssayConfig,
+    data: dict[str, Any],
+    inputs: list[Path],
+    started_at: str,
+    details: dict[str, Any],
+) -> StageRecord:
+    """Build the stage's record from what ``out`` holds and stage it beside the outputs."""
+    record = StageRecord(
+        stage=stage,
+        config_hash=config_hash(cfg),
+        seed=cfg.seed,
+        data=data,
+        inputs={str(p): md5_file(p) for p in inputs},
+        outputs=out.digests(),
+        started_at=started_at,
+        finished_at=utc_now(),
+        git=git_state(cfg.paths.root_dir),
+        environment=environment(),
+        details=details,
+    )
+    out.write_json(record_path, record.to_dict())
+    return record
+
+
+def read_json(path: Path, produced_by: str) -> dict[str, Any]:
+    """An upstream JSON output; missing or malformed means that stage must run (again)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found (run `assay {produced_by}` first)") from None
+    except ValueError as err:
+        raise ArtifactError(
+            f"{path}: unreadable JSON ({err}); rerun `assay {produced_by}`"
+        ) from err
+
+
+def upstream_data(record_dir: Path, produced_by: str) -> dict[str, Any]:
+    """The raw-data identity an upstream stage recorded, carried into this stage's record."""
+    return read_json(record_dir / RECORD_FILE, produced_by)["data"]
+
+
+__all__ = ["RECORD_FILE", "finish_record", "read_json", "upstream_data", "utc_now"]

@@ -1,0 +1,73 @@
+"""``assay evaluate``: metrics and plots of the trained model on the held-out split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from assayml.config.schema import AssayConfig
+from assayml.errors import ArtifactError
+from assayml.evaluate.metrics import compute_metrics
+from assayml.evaluate.plots import plot_data, plot_pngs
+from assayml.features.transform import FeatureTransform
+from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
+from assayml.models.inference import predict
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, upstream_data, utc_now
+from assayml.stages.train import TRANSFORM_COPY
+from assayml.utils.io import atomic_outputs
+
+METRICS_FILE = "evaluate.json"
+RECORD_NAME = "evaluate_record.json"
+PLOTS_SUBDIR = "evaluate"
+
+
+def run_evaluate(cfg: AssayConfig) -> StageRecord:
+    """Write ``metrics/evaluate.json``, ``plots/evaluate/*`` and the record."""
+    started = utc_now()
+    models = Path(cfg.paths.models_dir)
+    module, _ = load_model(models)
+    transform = FeatureTransform.load(models / TRANSFORM_COPY)
+    split_path = Path(cfg.paths.prepared_dir) / f"{cfg.evaluate.split}.parquet"
+    frame = read_split(split_path)
+    # Raw prepared rows go through the saved transform: the path predict and serve take.
+    x = transform.transform(frame)
+    y_encoded = transform.encode_target(frame[transform.target.name])
+    pred = predict(module, transform, x, cfg.evaluate.threshold)
+    y = (
+        frame[transform.target.name].to_numpy(dtype=float)
+        if pred.task == "regression"
+        else y_encoded
+    )
+    metrics = {"split": cfg.evaluate.split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
+    plots = plot_data(pred, y, transform.target.classes)
+    pngs = plot_pngs(plots, transform.target.classes, metrics.get("confusion_matrix"))
+    metrics_dir, plots_dir = Path(cfg.paths.metrics_dir), Path(cfg.paths.plots_dir) / PLOTS_SUBDIR
+    with atomic_outputs() as out:
+        out.write_json(metrics_dir / METRICS_FILE, metrics)
+        for name, content in plots.items():
+            out.write_json(plots_dir / name, content)
+        for name, blob in pngs.items():
+            out.write_bytes(plots_dir / name, blob)
+        details = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        inputs = [models / WEIGHTS_FILE, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
+        return finish_record(
+            out,
+            metrics_dir / RECORD_NAME,
+            "evaluate",
+            cfg,
+            upstream_data(models, "train"),
+            inputs,
+            started,
+            details,
+        )
+
+
+def read_split(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found (run `assay prepare` first)") from None
+    except Exception as err:  # pyarrow raises several kinds for a damaged file
+        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay prepare`") from err

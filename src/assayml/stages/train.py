@@ -1,0 +1,114 @@
+"""``assay train``: fit the configured network with Lightning; save weights and model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assayml.config.load import config_hash
+from assayml.config.schema import AssayConfig
+from assayml.errors import ArtifactError
+from assayml.features.transform import FeatureTransform
+from assayml.models.artifact import ModelSpec, save_model
+from assayml.models.build import architecture_kwargs
+from assayml.records import StageRecord, environment, git_state
+from assayml.stages.common import RECORD_FILE, finish_record, upstream_data, utc_now
+from assayml.stages.features import TRANSFORM_FILE
+from assayml.utils.io import atomic_outputs
+
+MODEL_CARD_FILE = "model_card.json"
+TRANSFORM_COPY = "feature_transform.json"  # models/ is self-contained for predict and serve
+
+
+def run_train(cfg: AssayConfig) -> StageRecord:
+    """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
+    ``model_card.json`` and the record to ``paths.models_dir``."""
+    from assayml.train.fit import fit_network
+
+    started = utc_now()
+    features = Path(cfg.paths.features_dir)
+    transform = FeatureTransform.load(features / TRANSFORM_FILE)
+    train, val = load_split(features, "train"), load_split(features, "val")
+    task = transform.target.task
+    out_features = 1 if task == "regression" else len(transform.target.classes)
+    result = fit_network(cfg, train, val, out_features, task)
+    spec = ModelSpec(
+        target=cfg.model._target_,
+        kwargs=architecture_kwargs(cfg.model),
+        in_features=int(train.x.shape[1]),
+        out_features=out_features,
+        task=task,
+        feature_names=transform.feature_names,
+    )
+    models = Path(cfg.paths.models_dir)
+    data = upstream_data(features, "features")
+    with atomic_outputs() as out:
+        save_model(out, models, spec, result.state_dict)
+        out.write_json(models / TRANSFORM_COPY, transform.to_dict())
+        details = training_details(cfg, result, len(train.y), len(val.y))
+        card = model_card(cfg, spec, transform, data, details, started)
+        out.write_json(models / MODEL_CARD_FILE, card)
+        inputs = [
+            features / TRANSFORM_FILE,
+            features / "train.safetensors",
+            features / "val.safetensors",
+        ]
+        return finish_record(
+            out, models / RECORD_FILE, "train", cfg, data, inputs, started, details
+        )
+
+
+def load_split(features: Path, split: str):
+    """The transformed split written by ``assay features``, as tensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from assayml.train.fit import SplitTensors
+
+    path = features / f"{split}.safetensors"
+    try:
+        tensors = load_file(str(path))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found (run `assay features` first)") from None
+    except SafetensorError as err:
+        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay features`") from err
+    return SplitTensors(x=tensors["x"], y=tensors["y"])
+
+
+def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -> dict:
+    return {
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "monitor": cfg.train.monitor,
+        "best_score": result.best_score,
+        "final_metrics": result.metrics,
+        "rows": {"train": train_rows, "val": val_rows},
+    }
+
+
+def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, started: str) -> dict:
+    """What the model is, what made it, and how it did: the card a reviewer reads first."""
+    return {
+        "name": cfg.model.name,
+        "task": spec.task,
+        "target": transform.target.name,
+        "classes": transform.target.classes,
+        "architecture": {"builder": spec.target, **spec.kwargs},
+        "inputs": {"columns": transform.input_columns, "features": spec.feature_names},
+        "training": {
+            "seed": cfg.seed,
+            "optimizer": cfg.model.optimizer.name,
+            "lr": cfg.model.lr,
+            "weight_decay": cfg.model.weight_decay,
+            "batch_size": cfg.train.batch_size,
+            **details,
+        },
+        "metrics": {"val": details["final_metrics"]},
+        "data": data,
+        "config_hash": config_hash(cfg),
+        "git": git_state(cfg.paths.root_dir),
+        "environment": environment(),
+        "weights_sha256": spec.weights_sha256,
+        "started_at": started,
+        "finished_at": utc_now(),
+    }

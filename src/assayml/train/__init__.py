@@ -1,0 +1,1 @@
+"""Lightning training: data batches, the LightningModule, loggers and the fit itself."""

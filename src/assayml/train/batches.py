@@ -1,0 +1,55 @@
+"""In-memory tensors served in batches by slicing: one gather per batch, no per-row
+collation (a DataLoader over a TensorDataset would index and stack rows one by one)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+
+
+class EpochSeed:
+    """Lightning calls ``set_epoch`` on a loader's ``sampler`` at the start of every epoch;
+    the permutation of epoch e is drawn from seed (base, e), so the data order is the same
+    in every run, and after a resume, whatever else consumed random numbers."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+
+
+class TensorBatches:
+    """An iterable of ``(x[idx], y[idx])`` batches over tensors of equal length."""
+
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0
+    ) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.sampler = EpochSeed(seed)
+        self.batch_sampler = None  # Lightning inspects loaders for one
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.x)
+        if not self.shuffle:
+            for start in range(0, n, self.batch_size):
+                yield (
+                    self.x[start : start + self.batch_size],
+                    self.y[start : start + self.batch_size],
+                )
+            return
+        order = torch.randperm(n, generator=self.sampler.generator())
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.x[idx], self.y[idx]

@@ -1,0 +1,176 @@
+"""Fit a network with Lightning: seeded, deterministic, early-stopped, checkpointed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from assayml.config.schema import AssayConfig
+from assayml.errors import ArtifactError
+from assayml.models.build import architecture_kwargs, build_network
+from assayml.train.batches import TensorBatches
+
+BEST = "best"
+LAST = "last"
+
+
+@dataclass
+class SplitTensors:
+    x: torch.Tensor  # [rows, features] float32
+    y: torch.Tensor  # [rows] int64 class indices, or float32 (standardised) targets
+
+
+@dataclass
+class FitResult:
+    state_dict: dict[str, torch.Tensor]  # the best checkpoint's network weights
+    best_score: float | None  # of train.monitor at the best checkpoint
+    best_epoch: int | None
+    epochs: int  # epochs run
+    metrics: dict[str, float] = field(default_factory=dict)  # logged at the last epoch
+    stopped_early: bool = False
+
+
+def fit_network(
+    cfg: AssayConfig,
+    train: SplitTensors,
+    val: SplitTensors,
+    out_features: int,
+    task: str,
+    **trainer_kwargs: Any,
+) -> FitResult:
+    """Train the configured network on ``train``, selecting the best epoch on ``val``."""
+    import lightning.pytorch as pl
+
+    from assayml.train.module import AssayModule
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    net = build_network(
+        cfg.model._target_, architecture_kwargs(cfg.model), train.x.shape[1], out_features
+    )
+    module = AssayModule(net, task, cfg.model.lr, cfg.model.weight_decay, cfg.model.optimizer)
+    loaders = _loaders(cfg, train, val)
+    checkpoint, callbacks = _callbacks(cfg)
+    trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
+    resume_from = _resume_path(cfg)
+    trainer.fit(
+        module, train_dataloaders=loaders[0], val_dataloaders=loaders[1], ckpt_path=resume_from
+    )
+    state, best_epoch = module.net.state_dict(), None
+    if checkpoint.best_model_path:
+        state, best_epoch = read_checkpoint(checkpoint.best_model_path)
+    early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
+    return FitResult(
+        state_dict=state,
+        best_score=_float(checkpoint.best_model_score),
+        best_epoch=best_epoch,
+        epochs=trainer.current_epoch,
+        metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
+        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+    )
+
+
+def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
+    """A Lightning Trainer from the ``trainer`` group; ``overrides`` win (tests, benchmarks)."""
+    import lightning.pytorch as pl
+
+    from assayml.train.loggers import build_logger
+
+    t = cfg.trainer
+    if t.accelerator in ("gpu", "cuda", "auto") and t.deterministic:
+        # cuBLAS needs a fixed workspace for deterministic matrix products on CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    kwargs: dict[str, Any] = {
+        "accelerator": t.accelerator,
+        "devices": t.devices,
+        "strategy": t.strategy,
+        "num_nodes": t.num_nodes,
+        "precision": t.precision,
+        "max_epochs": t.max_epochs,
+        "min_epochs": t.min_epochs,
+        "deterministic": t.deterministic,
+        "gradient_clip_val": t.gradient_clip_val,
+        "enable_progress_bar": t.enable_progress_bar,
+        "limit_train_batches": t.limit_train_batches,
+        "limit_val_batches": t.limit_val_batches,
+        "logger": build_logger(cfg.logger, resume=cfg.train.resume),
+        "callbacks": callbacks,
+        "default_root_dir": cfg.paths.checkpoints_dir,
+        "num_sanity_val_steps": 0,
+        "enable_model_summary": False,
+        "log_every_n_steps": 1,  # only epoch-level values are logged (module.py)
+    }
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def _loaders(cfg: AssayConfig, train: SplitTensors, val: SplitTensors):
+    size = cfg.train.batch_size
+    return (
+        TensorBatches(train.x, train.y, size, shuffle=True, seed=cfg.seed),
+        TensorBatches(val.x, val.y, max(size, 1024), shuffle=False),
+    )
+
+
+def _callbacks(cfg: AssayConfig):
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    mode = cfg.train.mode.name
+    checkpoint = ModelCheckpoint(
+        dirpath=cfg.paths.checkpoints_dir,
+        filename=BEST,
+        monitor=cfg.train.monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[Any] = [checkpoint]
+    stop = cfg.train.early_stopping
+    if stop.enabled:
+        callbacks.append(
+            EarlyStopping(
+                monitor=cfg.train.monitor,
+                mode=mode,
+                patience=stop.patience,
+                min_delta=stop.min_delta,
+            )
+        )
+    return checkpoint, callbacks
+
+
+def _resume_path(cfg: AssayConfig) -> str | None:
+    """The last checkpoint when resuming; otherwise start clean (old checkpoints removed)."""
+    directory = Path(cfg.paths.checkpoints_dir)
+    last = directory / f"{LAST}.ckpt"
+    if cfg.train.resume:
+        if not last.is_file():
+            raise ArtifactError(f"{last}: no checkpoint to resume from (train.resume=true)")
+        return str(last)
+    if directory.is_dir():
+        shutil.rmtree(directory)
+    return None
+
+
+def read_checkpoint(path: str) -> tuple[dict[str, torch.Tensor], int]:
+    """The network weights and epoch of a Lightning checkpoint, loaded without unpickling
+    code (``weights_only=True``)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        prefix = "net."
+        state = {
+            k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+        }
+        return state, int(checkpoint["epoch"])
+    except Exception as err:  # torch raises many kinds for a bad file
+        raise ArtifactError(f"{path}: unreadable checkpoint: {err}") from err
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value.item() if hasattr(value, "item") else value)
