@@ -52,9 +52,21 @@ def fit_network(
     net = build_network(
         cfg.model._target_, architecture_kwargs(cfg.model), train.x.shape[1], out_features
     )
-    module = AssayModule(net, task, cfg.model.lr, cfg.model.weight_decay, cfg.model.optimizer)
-    loaders = _loaders(cfg, train, val)
+    fused = fused_steps(cfg)
+    module = AssayModule(
+        net,
+        task,
+        cfg.model.lr,
+        cfg.model.weight_decay,
+        cfg.model.optimizer,
+        batch_size=cfg.train.batch_size,
+        fused_steps=fused,
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+    )
+    loaders = _loaders(cfg, train, val, fused)
     checkpoint, callbacks = _callbacks(cfg)
+    if fused > 1:
+        trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
     resume_from = _resume_path(cfg)
     trainer.fit(
@@ -108,10 +120,22 @@ def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
     return pl.Trainer(**kwargs)
 
 
-def _loaders(cfg: AssayConfig, train: SplitTensors, val: SplitTensors):
+def fused_steps(cfg: AssayConfig) -> int:
+    """``train.fused_steps``, or 1 where every step must pass through Lightning: under a
+    distributed strategy (one backward per wrapped forward) and with 16-bit mixed
+    precision (Lightning's gradient scaler)."""
+    t = cfg.trainer
+    devices = t.devices if isinstance(t.devices, int) else 2  # a list or "auto": maybe many
+    distributed = "ddp" in t.strategy or "fsdp" in t.strategy or "deepspeed" in t.strategy
+    if distributed or devices > 1 or t.num_nodes > 1 or t.precision.startswith("16"):
+        return 1
+    return cfg.train.fused_steps
+
+
+def _loaders(cfg: AssayConfig, train: SplitTensors, val: SplitTensors, fused: int):
     size = cfg.train.batch_size
     return (
-        TensorBatches(train.x, train.y, size, shuffle=True, seed=cfg.seed),
+        TensorBatches(train.x, train.y, size * fused, shuffle=True, seed=cfg.seed),
         TensorBatches(val.x, val.y, max(size, 1024), shuffle=False),
     )
 

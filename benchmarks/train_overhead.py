@@ -1,0 +1,130 @@
+"""How much does `assay train` (Lightning, checkpointing, early stopping, logger, progress
+bar) cost over a hand-written PyTorch loop doing the same work?
+
+Both train the same MLP on the same synthetic 200,000-row table, same batch size, epochs,
+seed, optimiser and validation pass per epoch; the ratio of their wall times is printed.
+Also prints the start-up time of `assay --help`.
+
+    python benchmarks/train_overhead.py [--rows 200000] [--epochs 3] [--batch-size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic(rows: int, features: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, features, generator=gen)
+    w = torch.randn(features, generator=gen)
+    y = ((x @ w + 0.5 * torch.randn(rows, generator=gen)) > 0).long()
+    return x, y
+
+
+def plain_loop(cfg, x, y, xv, yv, epochs: int) -> float:
+    """The baseline: the loop one would write by hand, same network and data order."""
+    from assayml.models.build import architecture_kwargs, build_network
+    from assayml.train.batches import TensorBatches
+
+    torch.manual_seed(cfg.seed)
+    net = build_network(cfg.model._target_, architecture_kwargs(cfg.model), x.shape[1], 2)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.model.lr, weight_decay=cfg.model.weight_decay)
+    batches = TensorBatches(x, y, cfg.train.batch_size, shuffle=True, seed=cfg.seed)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        batches.sampler.set_epoch(epoch)
+        for xb, yb in batches:
+            loss = F.cross_entropy(net(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            F.cross_entropy(net(xv), yv).item()
+    return time.perf_counter() - start
+
+
+def assay_fit(cfg, x, y, xv, yv) -> float:
+    from assayml.train.fit import SplitTensors, fit_network
+
+    start = time.perf_counter()
+    fit_network(cfg, SplitTensors(x, y), SplitTensors(xv, yv), 2, "binary")
+    return time.perf_counter() - start
+
+
+def config(workdir: Path, epochs: int, batch_size: int, progress: bool):
+    from assayml.config import compose, to_typed
+
+    overrides = [
+        f"trainer.max_epochs={epochs}",
+        f"train.batch_size={batch_size}",
+        "train.early_stopping.enabled=false",
+        "model.dropout=0.0",
+        f"trainer.enable_progress_bar={progress}",
+        f"paths.out_dir={workdir}",
+    ]
+    return to_typed(compose(overrides, ROOT / "conf"))
+
+
+def help_startup(repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "assayml.cli.main", "--help"], check=True,
+                       capture_output=True)  # fmt: skip
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    x, y = synthetic(args.rows, args.features)
+    xv, yv = synthetic(args.rows // 10, args.features, seed=1)
+    workdir = Path(tempfile.mkdtemp(prefix="assay-bench-"))
+    try:
+        warm = config(workdir, 1, args.batch_size, False)  # imports, thread pools, allocator
+        plain_loop(warm, x, y, xv, yv, 1)
+        assay_fit(warm, x, y, xv, yv)
+        results = {}
+        for progress in (True, False):
+            cfg = config(workdir, args.epochs, args.batch_size, progress)
+            plain, assay = [], []
+            for _ in range(args.repeats):  # interleaved, best of each
+                plain.append(plain_loop(cfg, x, y, xv, yv, args.epochs))
+                assay.append(assay_fit(cfg, x, y, xv, yv))
+            results[progress] = (min(plain), min(assay))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    steps = args.epochs * -(-args.rows // args.batch_size)
+    print(f"rows={args.rows} features={args.features} batch={args.batch_size} "
+          f"epochs={args.epochs} steps={steps} threads={torch.get_num_threads()}")  # fmt: skip
+    for progress, (plain, assay) in results.items():
+        bar = "on " if progress else "off"
+        print(
+            f"progress bar {bar}: plain loop {plain:.2f} s, assay train {assay:.2f} s, "
+            f"ratio {assay / plain:.3f}, overhead {1e6 * (assay - plain) / steps:.0f} us/step"
+        )
+    print(f"assay --help start-up: {help_startup():.3f} s")
+
+
+if __name__ == "__main__":
+    main()
