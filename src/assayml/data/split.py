@@ -23,18 +23,18 @@ def split_frame(
     stratify = cfg.stratify and task is not Task.regression
     if stratify:
         _check_class_counts(frame[target])
-    labels = frame[target] if stratify else None
-    rest, test = train_test_split(
-        frame, test_size=cfg.test, random_state=seed, stratify=labels, shuffle=True
-    )
-    labels = rest[target] if stratify else None
-    train, val = train_test_split(
-        rest, test_size=cfg.val / (cfg.train + cfg.val), random_state=seed, stratify=labels
-    )
+    # Row counts, not fractions: sklearn rounds a fraction of the remainder up.
+    n_test, n_val = round(len(frame) * cfg.test), round(len(frame) * cfg.val)
+    if min(n_test, n_val, len(frame) - n_test - n_val) < 1:
+        raise DataError(f"{len(frame)} rows are too few to split {cfg.train}/{cfg.val}/{cfg.test}")
+    try:
+        labels = frame[target] if stratify else None
+        rest, test = train_test_split(frame, test_size=n_test, random_state=seed, stratify=labels)
+        labels = rest[target] if stratify else None
+        train, val = train_test_split(rest, test_size=n_val, random_state=seed, stratify=labels)
+    except ValueError as err:  # e.g. fewer test rows than classes
+        raise DataError(f"cannot split {len(frame)} rows as configured: {err}") from err
     parts = {"train": train, "val": val, "test": test}
-    for name, part in parts.items():
-        if part.empty:
-            raise DataError(f"split '{name}' is empty: {len(frame)} rows are too few")
     return {name: part.sort_index().reset_index(drop=True) for name, part in parts.items()}
 
 

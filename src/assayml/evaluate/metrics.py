@@ -74,4 +74,5 @@ def _number(value: Any) -> float | None:
     if value is None:
         return None
     number = float(value.item() if hasattr(value, "item") else value)
-    return number if np.isfinite(number) else None
+    # torchmetrics computes in float32: digits past the sixth are noise, not information.
+    return round(number, 6) if np.isfinite(number) else None

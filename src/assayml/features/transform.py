@@ -152,7 +152,7 @@ def _one_hot(col: CategoricalColumn, series: pd.Series) -> np.ndarray:
             f"column '{col.name}': missing value at row {int(np.flatnonzero(missing)[0])}"
         )
     values = np.where(missing, col.fill, series.astype(str).to_numpy(dtype=object))
-    codes = pd.Categorical(values, categories=col.categories).codes  # -1: unknown
+    codes = pd.Index(col.categories).get_indexer(values)  # -1: unknown
     if col.handle_unknown == "error" and np.any(codes < 0):
         row = int(np.flatnonzero(codes < 0)[0])
         raise DataError(f"column '{col.name}': unknown category {values[row]!r} at row {row}")

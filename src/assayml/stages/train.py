@@ -77,6 +77,7 @@ def load_split(features: Path, split: str):
 def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -> dict:
     return {
         "epochs": result.epochs,
+        "steps": result.steps,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "monitor": cfg.train.monitor,

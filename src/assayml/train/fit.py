@@ -31,6 +31,7 @@ class FitResult:
     best_score: float | None  # of train.monitor at the best checkpoint
     best_epoch: int | None
     epochs: int  # epochs run
+    steps: int  # optimiser steps taken
     metrics: dict[str, float] = field(default_factory=dict)  # logged at the last epoch
     stopped_early: bool = False
 
@@ -81,6 +82,7 @@ def fit_network(
         best_score=_float(checkpoint.best_model_score),
         best_epoch=best_epoch,
         epochs=trainer.current_epoch,
+        steps=trainer.global_step,
         metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
     )
@@ -174,6 +176,7 @@ def _resume_path(cfg: AssayConfig) -> str | None:
     if cfg.train.resume:
         if not last.is_file():
             raise ArtifactError(f"{last}: no checkpoint to resume from (train.resume=true)")
+        read_checkpoint(str(last))  # refuse a damaged file before Lightning touches it
         return str(last)
     if directory.is_dir():
         shutil.rmtree(directory)

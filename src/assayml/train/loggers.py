@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from assayml.config.schema import LoggerConfig, LoggerKind
@@ -26,7 +27,11 @@ def build_logger(cfg: LoggerConfig, resume: bool = False):
         _require("tensorboard", "tensorboard")
         return loggers.TensorBoardLogger(save_dir=cfg.save_dir, name=cfg.experiment_name)
     _require("mlflow", "mlflow")
-    uri = cfg.tracking_uri or Path(cfg.save_dir).resolve().as_uri()
+    uri = cfg.tracking_uri
+    if uri is None:
+        # A local file store needs no server or database; MLflow 3 asks for this opt-in.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        uri = Path(cfg.save_dir).resolve().as_uri()
     return loggers.MLFlowLogger(experiment_name=cfg.experiment_name, tracking_uri=uri)
 
 

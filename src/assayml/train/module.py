@@ -61,7 +61,8 @@ class AssayModule(pl.LightningModule):
             loss = self.loss(self(x), y)
             self._accumulate("train/loss", loss.detach() * len(y), len(y))
             return loss
-        optimizer = self.optimizers().optimizer  # the torch optimiser itself
+        wrapper = self.optimizers()
+        optimizer = wrapper.optimizer  # the torch optimiser itself: no per-step hooks
         for start in range(0, len(y), self.batch_size):  # [batch_size, features] each
             xb, yb = x[start : start + self.batch_size], y[start : start + self.batch_size]
             loss = self.loss(self(xb), yb)
@@ -69,7 +70,11 @@ class AssayModule(pl.LightningModule):
             loss.backward()
             if self.clip:
                 nn.utils.clip_grad_norm_(self.parameters(), self.clip)
+            # Lightning's own step counter (trainer.global_step, which checkpointing reads)
+            # is advanced by these two callbacks around every optimiser step.
+            wrapper._on_before_step()
             optimizer.step()
+            wrapper._on_after_step()
             self._accumulate("train/loss", loss.detach() * len(yb), len(yb))
         return None
 

@@ -1,0 +1,151 @@
+"""The config tree composes, validates, and rejects bad keys, types and values by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from assayml.config import compose, config_hash, to_typed
+from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
+from assayml.config.schema import AssayConfig, Task
+from assayml.errors import ConfigError
+from assayml.models.build import resolve_builder
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+GROUP_OPTIONS = {
+    group: sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    for group in ("data", "features", "model", "trainer", "logger", "paths", "experiment")
+}
+
+
+@pytest.mark.parametrize(
+    "group,option",
+    [(g, o) for g, options in GROUP_OPTIONS.items() for o in options if g != "experiment"],
+)
+def test_every_group_option_composes_and_validates(group: str, option: str) -> None:
+    overrides = [f"{group}={option}"]
+    if group == "model" and option == "cnn":
+        overrides.append("data=digits")  # the cnn reads data.image_shape
+    if group == "data" and option == "file":
+        overrides.append("data.path=any.csv")
+    cfg = to_typed(compose(overrides, CONF))
+    assert isinstance(cfg, AssayConfig)
+
+
+@pytest.mark.parametrize("experiment", GROUP_OPTIONS["experiment"])
+def test_every_experiment_fully_specifies_a_valid_run(experiment: str) -> None:
+    cfg = to_typed(compose([f"experiment={experiment}"], CONF))
+    assert cfg.data.name and cfg.model.name
+    assert OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
+
+
+def test_experiment_credit_baseline_sets_what_it_says() -> None:
+    cfg = to_typed(compose(["experiment=credit_baseline"], CONF))
+    assert (cfg.data.name, cfg.model.name, cfg.seed, cfg.data.bias) == (
+        "credit_synthetic",
+        "logreg",
+        7,
+        0.2,
+    )
+
+
+@pytest.mark.parametrize(
+    "override,named",
+    [
+        ("model.hiden=3", "model.hiden"),
+        ("seed=abc", "seed"),
+        ("trainer.max_epoch=3", "trainer.max_epoch"),
+        ("data.columns.mean_radius.dtype=floot", "data.columns.mean_radius.dtype"),
+        ("model=transformer", "model/transformer"),
+        ("data=imagenet", "data/imagenet"),
+        ("train.batch_size=many", "train.batch_size"),
+    ],
+)
+def test_compose_time_errors_name_the_key(override: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        compose([override], CONF)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.split.train=0.9", "sum to 1"),
+        ("model.dropout=1.5", "dropout"),
+        ("model.lr=0", "lr"),
+        ("trainer.max_epochs=0", "max_epochs"),
+        ("seed=-1", "non-negative"),
+        ("data.bias=0.9", "bias"),
+        ("train.batch_size=0", "batch_size"),
+    ],
+)
+def test_values_out_of_range_fail_validation_naming_the_group(override: str, message: str) -> None:
+    group = override.split(".")[0].split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{group}\b.*{message}"):
+        to_typed(compose([override], CONF))
+
+
+def test_a_misspelt_key_in_a_yaml_file_fails_at_compose_time(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(CONF, tmp_path / "conf")
+    mlp = tmp_path / "conf" / "model" / "mlp.yaml"
+    mlp.write_text(mlp.read_text().replace("hidden: 64", "hiden: 64"))
+    with pytest.raises(ConfigError, match="hiden"):
+        compose([], tmp_path / "conf")
+
+
+def test_params_yaml_path_validates_like_compose() -> None:
+    """A params.yaml (plain YAML, no schema attached) goes through the same checks."""
+    plain = OmegaConf.create(OmegaConf.to_container(compose([], CONF), resolve=True))
+    assert to_typed(plain) == to_typed(compose([], CONF))
+    plain.model.hiden = 3
+    with pytest.raises(ConfigError, match="hiden"):
+        to_typed(plain)
+
+
+@pytest.mark.parametrize(
+    "overrides", [[], *[[f"experiment={e}"] for e in GROUP_OPTIONS["experiment"]]]
+)
+def test_composed_config_has_no_hydra_interpolations(overrides: list[str]) -> None:
+    """${hydra:...} in a stored value breaks DVC's composition of params.yaml, which
+    composes without the hydra node and resolves everything."""
+    cfg = compose(overrides, CONF)
+    assert "${hydra:" not in OmegaConf.to_yaml(cfg)
+    OmegaConf.resolve(cfg)  # what DVC does: every interpolation must resolve
+
+
+def test_config_hash_is_stable_and_sensitive() -> None:
+    a, b = to_typed(compose([], CONF)), to_typed(compose([], CONF))
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(a) != config_hash(to_typed(compose(["seed=1"], CONF)))
+
+
+def test_task_is_an_enum_and_defaults_match_the_data() -> None:
+    assert to_typed(compose(["data=diabetes"], CONF)).data.task is Task.regression
+
+
+@pytest.mark.parametrize("schema", list(BUILTIN_MODEL_SCHEMAS.values()))
+def test_model_schema_fields_are_the_builder_arguments(schema: type[ModelConfig]) -> None:
+    base = {f.name for f in dataclasses.fields(ModelConfig)}
+    arch = {f.name for f in dataclasses.fields(schema)} - base
+    builder = resolve_builder(schema._target_)
+    params = set(inspect.signature(builder).parameters) - {"in_features", "out_features"}
+    assert arch == params
+
+
+def test_a_custom_builder_gets_a_schema_from_its_signature() -> None:
+    cfg = OmegaConf.to_container(compose([], CONF), resolve=True)
+    cfg["model"] = {
+        "_target_": "tests.models.custom_builder.build_wide",
+        "name": "wide",
+        "width": 8,
+    }
+    typed = to_typed(OmegaConf.create(cfg))
+    assert typed.model.width == 8 and typed.model.lr == 1e-3
+    cfg["model"]["widht"] = 9
+    with pytest.raises(ConfigError, match="widht"):
+        to_typed(OmegaConf.create(cfg))

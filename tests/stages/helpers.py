@@ -1,0 +1,35 @@
+"""Run stages in a test project and fingerprint what they wrote."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from assayml.config.schema import AssayConfig
+from assayml.stages.table import STAGE_NAMES, get_stage
+
+OUTPUT_DIRS = ("data/prepared", "artifacts", "models", "metrics", "plots")
+
+
+def run_stages(cfg: AssayConfig, names: tuple[str, ...] = STAGE_NAMES) -> dict:
+    return {name: get_stage(name).run(cfg) for name in names}
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """SHA-256 of every output file under root (records excluded: they hold times)."""
+    found = {}
+    for folder in OUTPUT_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "record" not in path.name and path.name != "model_card.json":
+                found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def all_files(root: Path) -> dict[str, bytes]:
+    """Every output file's bytes, records included: what 'left intact' compares."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for folder in OUTPUT_DIRS
+        for p in sorted((root / folder).rglob("*"))
+        if p.is_file()
+    }

@@ -1,0 +1,104 @@
+"""Training: deterministic, seeded, fused steps equal to plain steps, best epoch kept."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pytest
+import torch
+
+from assayml.models.artifact import load_model, weights_bytes
+from assayml.train.batches import TensorBatches
+from assayml.train.fit import read_checkpoint
+from tests.stages.helpers import run_stages
+
+
+def weights_hash(models_dir) -> str:
+    module, _ = load_model(models_dir)
+    return hashlib.sha256(weights_bytes(module.state_dict())).hexdigest()
+
+
+def test_batches_are_slices_in_a_seeded_order_per_epoch() -> None:
+    x, y = torch.arange(10.0).unsqueeze(1), torch.arange(10)
+    loader = TensorBatches(x, y, batch_size=4, shuffle=True, seed=1)
+    first = [b[1].tolist() for b in loader]
+    assert [len(b) for b in first] == [4, 4, 2] and len(loader) == 3
+    assert first == [b[1].tolist() for b in loader]  # same epoch, same order
+    loader.sampler.set_epoch(1)
+    assert first != [b[1].tolist() for b in loader]
+    assert sorted(i for batch in first for i in batch) == list(range(10))
+
+
+def test_same_config_same_weights_other_seed_other_weights(make_cfg, project) -> None:
+    cfg = make_cfg()
+    run_stages(cfg, ("prepare", "features", "train"))
+    first = weights_hash(project / "models")
+    run_stages(cfg, ("train",))
+    assert weights_hash(project / "models") == first
+    run_stages(make_cfg("seed=1"), ("prepare", "features", "train"))
+    assert weights_hash(project / "models") != first
+
+
+@pytest.mark.parametrize("model", ["mlp", "logreg"])
+def test_fused_steps_give_the_same_weights_as_plain_lightning_steps(
+    make_cfg, project, model
+) -> None:
+    run_stages(make_cfg(f"model={model}"), ("prepare", "features"))
+    run_stages(
+        make_cfg(f"model={model}", "train.fused_steps=1", "trainer.gradient_clip_val=0.5"),
+        ("train",),
+    )
+    plain = weights_hash(project / "models")
+    run_stages(
+        make_cfg(f"model={model}", "train.fused_steps=4", "trainer.gradient_clip_val=0.5"),
+        ("train",),
+    )
+    assert weights_hash(project / "models") == plain
+
+
+@pytest.mark.parametrize("fused", [1, 4])
+def test_global_step_counts_optimiser_steps(make_cfg, fused) -> None:
+    """Checkpointing and loggers read trainer.global_step; fused steps must advance it."""
+    records = run_stages(
+        make_cfg(f"train.fused_steps={fused}", "train.batch_size=32"),
+        ("prepare", "features", "train"),
+    )
+    details = records["train"].details
+    assert details["steps"] == details["epochs"] * math.ceil(details["rows"]["train"] / 32)
+
+
+def test_the_saved_weights_are_the_best_epochs(make_cfg, project) -> None:
+    records = run_stages(make_cfg("trainer.max_epochs=6"), ("prepare", "features", "train"))
+    best_state, best_epoch = read_checkpoint(str(project / "checkpoints" / "best.ckpt"))
+    module, _ = load_model(project / "models")
+    assert records["train"].details["best_epoch"] == best_epoch
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in best_state.items())
+
+
+def test_early_stopping_ends_training(make_cfg) -> None:
+    cfg = make_cfg(
+        "trainer.max_epochs=50",
+        "train.early_stopping.patience=2",
+        "train.early_stopping.min_delta=10",
+    )
+    records = run_stages(cfg, ("prepare", "features", "train"))
+    assert records["train"].details["stopped_early"]
+    assert records["train"].details["epochs"] == 3
+
+
+def test_dvclive_logger_writes_epoch_metrics(make_cfg, project) -> None:
+    import json
+
+    run_stages(make_cfg("logger=dvclive"), ("prepare", "features", "train"))
+    metrics = json.loads((project / "dvclive" / "metrics.json").read_text())
+    assert {"train", "val"} <= set(metrics) and "loss" in metrics["val"]
+    assert (project / "dvclive" / "plots" / "metrics" / "val" / "loss.tsv").is_file()
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard", "mlflow"])
+def test_other_loggers_run(make_cfg, project, logger) -> None:
+    run_stages(
+        make_cfg(f"logger={logger}", "trainer.max_epochs=1"), ("prepare", "features", "train")
+    )
+    assert any((project / "logs" / logger).rglob("*"))
