@@ -5,7 +5,7 @@ Both train the same MLP on the same synthetic 200,000-row table, same batch size
 seed, optimiser and validation pass per epoch; the ratio of their wall times is printed.
 Also prints the start-up time of `assay --help`.
 
-    python benchmarks/train_overhead.py [--rows 200000] [--epochs 3] [--batch-size 256]
+    python benchmarks/train_overhead.py [--rows 200000] [--epochs 5] [--batch-size 256]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def assay_fit(cfg, x, y, xv, yv) -> float:
     return time.perf_counter() - start
 
 
-def config(workdir: Path, epochs: int, batch_size: int, progress: bool):
+def config(workdir: Path, epochs: int, batch_size: int, progress: bool, fused: int | None = None):
     from assayml.config import compose, to_typed
 
     overrides = [
@@ -75,6 +75,8 @@ def config(workdir: Path, epochs: int, batch_size: int, progress: bool):
         f"trainer.enable_progress_bar={progress}",
         f"paths.out_dir={workdir}",
     ]
+    if fused is not None:
+        overrides.append(f"train.fused_steps={fused}")
     return to_typed(compose(overrides, ROOT / "conf"))
 
 
@@ -92,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--features", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -105,22 +107,28 @@ def main() -> None:
         plain_loop(warm, x, y, xv, yv, 1)
         assay_fit(warm, x, y, xv, yv)
         results = {}
-        for progress in (True, False):
-            cfg = config(workdir, args.epochs, args.batch_size, progress)
+        variants = {
+            "assay train (progress bar on)": dict(progress=True),
+            "assay train (progress bar off)": dict(progress=False),
+            "one optimiser step per Lightning step (train.fused_steps=1)": dict(
+                progress=True, fused=1
+            ),
+        }
+        for name, variant in variants.items():
+            cfg = config(workdir, args.epochs, args.batch_size, **variant)
             plain, assay = [], []
             for _ in range(args.repeats):  # interleaved, best of each
                 plain.append(plain_loop(cfg, x, y, xv, yv, args.epochs))
                 assay.append(assay_fit(cfg, x, y, xv, yv))
-            results[progress] = (min(plain), min(assay))
+            results[name] = (min(plain), min(assay))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     steps = args.epochs * -(-args.rows // args.batch_size)
     print(f"rows={args.rows} features={args.features} batch={args.batch_size} "
           f"epochs={args.epochs} steps={steps} threads={torch.get_num_threads()}")  # fmt: skip
-    for progress, (plain, assay) in results.items():
-        bar = "on " if progress else "off"
+    for name, (plain, assay) in results.items():
         print(
-            f"progress bar {bar}: plain loop {plain:.2f} s, assay train {assay:.2f} s, "
+            f"{name}: plain loop {plain:.2f} s, assay {assay:.2f} s, "
             f"ratio {assay / plain:.3f}, overhead {1e6 * (assay - plain) / steps:.0f} us/step"
         )
     print(f"assay --help start-up: {help_startup():.3f} s")

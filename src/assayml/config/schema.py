@@ -193,7 +193,7 @@ class TrainConfig:
     # it. Same data order and arithmetic (bit-identical weights); per-step hooks
     # (on_before_backward, ...) then fire once per group. 1: plain automatic optimisation.
     # Distributed strategies and 16-mixed precision always use 1.
-    fused_steps: int = 16
+    fused_steps: int = 32
     monitor: str = "val/loss"  # metric for early stopping and best-checkpoint selection
     mode: MonitorMode = MonitorMode.min
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)

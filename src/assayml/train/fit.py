@@ -66,6 +66,10 @@ def fit_network(
     )
     loaders = _loaders(cfg, train, val, fused)
     checkpoint, callbacks = _callbacks(cfg)
+    if cfg.trainer.enable_progress_bar:
+        from assayml.train.progress import build_progress
+
+        callbacks.append(build_progress(len(loaders[0])))
     if fused > 1:
         trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
