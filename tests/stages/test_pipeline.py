@@ -58,7 +58,7 @@ def test_a_seeded_tiny_run_pins_its_metrics(make_cfg, project) -> None:
     run_stages(make_cfg("model=logreg", "trainer.max_epochs=2"))
     metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
     record = json.loads((project / "models" / "record.json").read_text())
-    assert record["details"]["steps"] == 14 and record["details"]["best_epoch"] == 1
+    assert record["details"]["steps"] == 14 and record["details"]["best_epoch"] == 2
     assert record["details"]["best_score"] == pytest.approx(0.137468, abs=1e-5)
     assert metrics["rows"] == 85
     assert metrics["confusion_matrix"] == [[30, 2], [3, 50]]
@@ -109,3 +109,13 @@ def test_stages_need_their_inputs(make_cfg) -> None:
     for stage in STAGE_NAMES[1:]:
         with pytest.raises(ArtifactError, match="run `assay"):
             run_stages(make_cfg(), (stage,))
+
+
+def test_no_stale_outputs_survive_a_change_of_task(make_cfg, project) -> None:
+    run_stages(make_cfg())
+    assert (project / "plots" / "evaluate" / "roc.json").is_file()
+    run_stages(make_cfg("data=diabetes"))
+    assert sorted(p.name for p in (project / "plots" / "evaluate").iterdir()) == [
+        "residuals.json",
+        "residuals.png",
+    ]

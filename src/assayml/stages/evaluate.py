@@ -45,6 +45,7 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     pngs = plot_pngs(plots, transform.target.classes, metrics.get("confusion_matrix"))
     metrics_dir, plots_dir = Path(cfg.paths.metrics_dir), Path(cfg.paths.plots_dir) / PLOTS_SUBDIR
     with atomic_outputs() as out:
+        out.own_dir(plots_dir)
         out.write_json(metrics_dir / METRICS_FILE, metrics)
         for name, content in plots.items():
             out.write_json(plots_dir / name, content)

@@ -33,6 +33,7 @@ def run_features(cfg: AssayConfig) -> StageRecord:
     )
     out_dir = Path(cfg.paths.features_dir)
     with atomic_outputs() as out:
+        out.own_dir(out_dir)
         out.write_json(out_dir / TRANSFORM_FILE, transform.to_dict())
         for name, frame in splits.items():
             out.write_bytes(out_dir / f"{name}.safetensors", split_tensors_bytes(transform, frame))

@@ -35,6 +35,7 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
     data = {"md5": raw.md5, **raw.origin}
     out_dir = Path(cfg.paths.prepared_dir)
     with atomic_outputs() as out:
+        out.own_dir(out_dir)
         for name, part in splits.items():
             out.write_bytes(out_dir / f"{name}.parquet", parquet_bytes(part))
         profile = profile_splits(splits, cfg.data.target, task.name)

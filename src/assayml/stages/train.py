@@ -42,6 +42,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     models = Path(cfg.paths.models_dir)
     data = upstream_data(features, "features")
     with atomic_outputs() as out:
+        out.own_dir(models)
         save_model(out, models, spec, result.state_dict)
         out.write_json(models / TRANSFORM_COPY, transform.to_dict())
         details = training_details(cfg, result, len(train.y), len(val.y))

@@ -188,15 +188,15 @@ def _resume_path(cfg: AssayConfig) -> str | None:
 
 
 def read_checkpoint(path: str) -> tuple[dict[str, torch.Tensor], int]:
-    """The network weights and epoch of a Lightning checkpoint, loaded without unpickling
-    code (``weights_only=True``)."""
+    """The network weights of a Lightning checkpoint and the epoch it was saved after
+    (1-based), loaded without unpickling code (``weights_only=True``)."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         prefix = "net."
         state = {
             k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
         }
-        return state, int(checkpoint["epoch"])
+        return state, int(checkpoint["epoch"]) + 1
     except Exception as err:  # torch raises many kinds for a bad file
         raise ArtifactError(f"{path}: unreadable checkpoint: {err}") from err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,17 +21,39 @@ CHUNK = 1 << 20
 
 
 class OutputBatch:
-    """Files being written by one stage; renamed into place together by ``commit``."""
+    """Files and directories being written by one stage; put in place together by ``commit``.
+
+    A directory the stage owns (``own_dir``) is rebuilt from scratch in a temporary sibling
+    and swapped in whole, so no file of an earlier run survives in it (a regression run
+    after a classification run leaves no ROC curve behind).
+    """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[Path, Path]] = []
+        self._files: dict[Path, Path] = {}  # final -> temporary, for every staged file
+        self._loose: list[tuple[Path, Path]] = []  # files outside owned directories
+        self._dirs: list[tuple[Path, Path]] = []  # (temporary, final) owned directories
+
+    def own_dir(self, final_dir: str | Path) -> None:
+        """Make ``final_dir`` wholly this stage's: its new content replaces the old."""
+        final_dir = Path(os.path.normpath(final_dir))
+        final_dir.parent.mkdir(parents=True, exist_ok=True)
+        temp = final_dir.parent / f".{uuid.uuid4().hex[:12]}.tmp.{final_dir.name}"
+        temp.mkdir()
+        self._dirs.append((temp, final_dir))
 
     def path(self, final: str | Path) -> Path:
         """A temporary path to write ``final``'s content to (same directory and suffix)."""
-        final = Path(final)
+        final = Path(os.path.normpath(final))
+        for temp_dir, final_dir in self._dirs:
+            if final.is_relative_to(final_dir):
+                temp = temp_dir / final.relative_to(final_dir)
+                temp.parent.mkdir(parents=True, exist_ok=True)
+                self._files[final] = temp
+                return temp
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f".{uuid.uuid4().hex[:12]}.tmp.{final.name}"
-        self._pending.append((temp, final))
+        self._files[final] = temp
+        self._loose.append((temp, final))
         return temp
 
     def write_bytes(self, final: str | Path, data: bytes) -> None:
@@ -44,17 +67,30 @@ class OutputBatch:
 
     def digests(self) -> dict[str, str]:
         """MD5 of every file staged so far, by its final path (before commit)."""
-        return {str(final): md5_file(temp) for temp, final in self._pending}
+        return {str(final): md5_file(temp) for final, temp in self._files.items()}
 
     def commit(self) -> None:
-        for temp, final in self._pending:
+        for temp, final in self._loose:
             os.replace(temp, final)
-        self._pending.clear()
+        for temp, final in self._dirs:
+            old = final.parent / f".{uuid.uuid4().hex[:12]}.old.{final.name}"
+            if final.exists():
+                os.replace(final, old)
+            os.replace(temp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        self._clear()
 
     def abort(self) -> None:
-        for temp, _ in self._pending:
+        for temp, _ in self._loose:
             temp.unlink(missing_ok=True)
-        self._pending.clear()
+        for temp, _ in self._dirs:
+            shutil.rmtree(temp, ignore_errors=True)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._files.clear()
+        self._loose.clear()
+        self._dirs.clear()
 
 
 @contextmanager
