@@ -43,7 +43,7 @@ class AssayModule(pl.LightningModule):
         self.clip = gradient_clip_val
         # Fused steps call the optimiser themselves; Lightning clips only in automatic mode.
         self.automatic_optimization = not self.fused
-        self._sums: dict[str, torch.Tensor] = {}
+        self._sums: dict[str, list[torch.Tensor]] = {}  # per-batch sums, reduced per epoch
         self._counts: dict[str, int] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,7 @@ class AssayModule(pl.LightningModule):
         optimizer = wrapper.optimizer  # the torch optimiser itself: no per-step hooks
         for start in range(0, len(y), self.batch_size):  # [batch_size, features] each
             xb, yb = x[start : start + self.batch_size], y[start : start + self.batch_size]
-            loss = self.loss(self(xb), yb)
+            loss = self.loss(self.net(xb), yb)
             optimizer.zero_grad()
             loss.backward()
             if self.clip:
@@ -103,11 +103,12 @@ class AssayModule(pl.LightningModule):
         return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
 
     def _accumulate(self, name: str, total: torch.Tensor, count: int) -> None:
-        total = total.detach().double()
-        self._sums[name] = self._sums[name] + total if name in self._sums else total
+        # Appending costs ~1 us; arithmetic on every step would cost ten times that.
+        self._sums.setdefault(name, []).append(total.detach())
         self._counts[name] = self._counts.get(name, 0) + count
 
     def _log_means(self, prefix: str) -> None:
         for name in [k for k in self._sums if k.startswith(prefix)]:
-            mean = self._sums.pop(name) / self._counts.pop(name)
+            total = torch.stack(self._sums.pop(name)).double().sum()
+            mean = total / self._counts.pop(name)
             self.log(name, mean.float(), prog_bar=name.endswith("loss"), sync_dist=True)
