@@ -57,10 +57,12 @@ def plain_loop(cfg, x, y, xv, yv, epochs: int) -> float:
 
 
 def assay_fit(cfg, x, y, xv, yv) -> float:
-    from assayml.train.fit import SplitTensors, fit_network
+    from assayml.train.datamodule import FeatureDataModule, SplitTensors
+    from assayml.train.fit import fit_network
 
     start = time.perf_counter()
-    fit_network(cfg, SplitTensors(x, y), SplitTensors(xv, yv), 2, "binary")
+    data = FeatureDataModule(SplitTensors(x, y), SplitTensors(xv, yv), cfg.train.batch_size)
+    fit_network(cfg, data, 2, "binary")
     return time.perf_counter() - start
 
 

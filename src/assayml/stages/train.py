@@ -6,7 +6,6 @@ from pathlib import Path
 
 from assayml.config.load import config_hash
 from assayml.config.schema import AssayConfig
-from assayml.errors import ArtifactError
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import ModelSpec, save_model
 from assayml.models.build import architecture_kwargs
@@ -22,19 +21,20 @@ TRANSFORM_COPY = "feature_transform.json"  # models/ is self-contained for predi
 def run_train(cfg: AssayConfig) -> StageRecord:
     """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
     ``model_card.json`` and the record to ``paths.models_dir``."""
+    from assayml.train.datamodule import FeatureDataModule
     from assayml.train.fit import fit_network
 
     started = utc_now()
     features = Path(cfg.paths.features_dir)
     transform = FeatureTransform.load(features / TRANSFORM_FILE)
-    train, val = load_split(features, "train"), load_split(features, "val")
+    splits = FeatureDataModule.from_dir(features, batch_size=cfg.train.batch_size)
     task = transform.target.task
     out_features = 1 if task == "regression" else len(transform.target.classes)
-    result = fit_network(cfg, train, val, out_features, task)
+    result = fit_network(cfg, splits, out_features, task)
     spec = ModelSpec(
         target=cfg.model._target_,
         kwargs=architecture_kwargs(cfg.model),
-        in_features=int(train.x.shape[1]),
+        in_features=splits.in_features,
         out_features=out_features,
         task=task,
         feature_names=transform.feature_names,
@@ -45,7 +45,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out.own_dir(models)
         save_model(out, models, spec, result.state_dict)
         out.write_json(models / TRANSFORM_COPY, transform.to_dict())
-        details = training_details(cfg, result, len(train.y), len(val.y))
+        details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details, started)
         out.write_json(models / MODEL_CARD_FILE, card)
         inputs = [
@@ -56,23 +56,6 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         return finish_record(
             out, models / RECORD_FILE, "train", cfg, data, inputs, started, details
         )
-
-
-def load_split(features: Path, split: str):
-    """The transformed split written by ``assay features``, as tensors."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from assayml.train.fit import SplitTensors
-
-    path = features / f"{split}.safetensors"
-    try:
-        tensors = load_file(str(path))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found (run `assay features` first)") from None
-    except SafetensorError as err:
-        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay features`") from err
-    return SplitTensors(x=tensors["x"], y=tensors["y"])
 
 
 def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -> dict:

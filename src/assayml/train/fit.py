@@ -13,16 +13,10 @@ import torch
 from assayml.config.schema import AssayConfig
 from assayml.errors import ArtifactError
 from assayml.models.build import architecture_kwargs, build_network
-from assayml.train.batches import TensorBatches
+from assayml.train.datamodule import FeatureDataModule
 
 BEST = "best"
 LAST = "last"
-
-
-@dataclass
-class SplitTensors:
-    x: torch.Tensor  # [rows, features] float32
-    y: torch.Tensor  # [rows] int64 class indices, or float32 (standardised) targets
 
 
 @dataclass
@@ -38,22 +32,22 @@ class FitResult:
 
 def fit_network(
     cfg: AssayConfig,
-    train: SplitTensors,
-    val: SplitTensors,
+    data: FeatureDataModule,
     out_features: int,
     task: str,
     **trainer_kwargs: Any,
 ) -> FitResult:
-    """Train the configured network on ``train``, selecting the best epoch on ``val``."""
+    """Train the configured network on ``data``'s train split, selecting the best epoch on
+    its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``."""
     import lightning.pytorch as pl
 
     from assayml.train.module import AssayModule
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    net = build_network(
-        cfg.model._target_, architecture_kwargs(cfg.model), train.x.shape[1], out_features
-    )
+    arch = architecture_kwargs(cfg.model)
+    net = build_network(cfg.model._target_, arch, data.in_features, out_features)
     fused = fused_steps(cfg)
+    data.batch_size, data.fused_steps, data.seed = cfg.train.batch_size, fused, cfg.seed
     module = AssayModule(
         net,
         task,
@@ -64,19 +58,15 @@ def fit_network(
         fused_steps=fused,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
     )
-    loaders = _loaders(cfg, train, val, fused)
     checkpoint, callbacks = _callbacks(cfg)
     if cfg.trainer.enable_progress_bar:
         from assayml.train.progress import build_progress
 
-        callbacks.append(build_progress(len(loaders[0])))
+        callbacks.append(build_progress(len(data.train_dataloader())))
     if fused > 1:
         trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
-    resume_from = _resume_path(cfg)
-    trainer.fit(
-        module, train_dataloaders=loaders[0], val_dataloaders=loaders[1], ckpt_path=resume_from
-    )
+    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(cfg))
     state, best_epoch = module.net.state_dict(), None
     if checkpoint.best_model_path:
         state, best_epoch = read_checkpoint(checkpoint.best_model_path)
@@ -136,14 +126,6 @@ def fused_steps(cfg: AssayConfig) -> int:
     if distributed or devices > 1 or t.num_nodes > 1 or t.precision.startswith("16"):
         return 1
     return cfg.train.fused_steps
-
-
-def _loaders(cfg: AssayConfig, train: SplitTensors, val: SplitTensors, fused: int):
-    size = cfg.train.batch_size
-    return (
-        TensorBatches(train.x, train.y, size * fused, shuffle=True, seed=cfg.seed),
-        TensorBatches(val.x, val.y, max(size, 1024), shuffle=False),
-    )
 
 
 def _callbacks(cfg: AssayConfig):

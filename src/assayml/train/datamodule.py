@@ -1,0 +1,71 @@
+"""The LightningDataModule over the transformed splits written by ``assay features``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from assayml.errors import ArtifactError
+from assayml.train.batches import TensorBatches
+
+VAL_BATCH_ROWS = 1024  # validation has no optimiser step: bigger batches are cheaper
+
+
+@dataclass
+class SplitTensors:
+    x: torch.Tensor  # [rows, features] float32
+    y: torch.Tensor  # [rows] int64 class indices, or float32 (standardised) targets
+
+
+def load_split(features_dir: str | Path, split: str) -> SplitTensors:
+    """A transformed split (``{split}.safetensors``: x, y) as tensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(features_dir) / f"{split}.safetensors"
+    try:
+        tensors = load_file(str(path))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found (run `assay features` first)") from None
+    except SafetensorError as err:
+        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay features`") from err
+    return SplitTensors(x=tensors["x"], y=tensors["y"])
+
+
+class FeatureDataModule(pl.LightningDataModule):
+    """Train and val splits in memory, served as tensor slices.
+
+    Each training batch holds ``batch_size * fused_steps`` rows: the module takes
+    ``fused_steps`` optimiser steps of ``batch_size`` rows from it (see module.py).
+    """
+
+    def __init__(
+        self,
+        train: SplitTensors,
+        val: SplitTensors,
+        batch_size: int,
+        fused_steps: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train, self.val = train, val
+        self.batch_size, self.fused_steps, self.seed = batch_size, fused_steps, seed
+
+    @classmethod
+    def from_dir(cls, features_dir: str | Path, **kwargs) -> FeatureDataModule:
+        return cls(load_split(features_dir, "train"), load_split(features_dir, "val"), **kwargs)
+
+    @property
+    def in_features(self) -> int:
+        return int(self.train.x.shape[1])
+
+    def train_dataloader(self) -> TensorBatches:
+        rows = self.batch_size * self.fused_steps
+        return TensorBatches(self.train.x, self.train.y, rows, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> TensorBatches:
+        rows = max(self.batch_size, VAL_BATCH_ROWS)
+        return TensorBatches(self.val.x, self.val.y, rows, shuffle=False)
