@@ -24,6 +24,8 @@ options:
   --version       print the version
   -m, --multirun  sweep over comma-separated override values (after the command)
   --cfg job       print the composed config instead of running (after the command)
+  --params FILE   read an already composed config (params.yaml) instead of conf/:
+                  how DVC's stages run (`assay train --params params.yaml`)
 
 exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a check found problems
 """
@@ -31,6 +33,7 @@ exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a check found probl
 
 def usage() -> str:
     rows = [(s.name, s.summary) for s in STAGES] + [("run", RUN_SUMMARY)]
+    rows += [("compose", "write params.yaml from conf/ (what dvc repro reads); --check")]
     return USAGE.format(commands="\n".join(f"  {name:<10}  {text}" for name, text in rows))
 
 
@@ -44,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assayml {__version__}")
         return 0
     command, rest = args[0], args[1:]
+    if command == "compose":
+        from assayml.cli.compose_command import run_compose
+
+        return run_compose(rest)
+    if (command == "run" or command in {s.name for s in STAGES}) and "--params" in rest:
+        from assayml.cli.params_mode import run_from_params
+
+        return run_from_params(command, rest)
     if command == "run" or command in {s.name for s in STAGES}:
         from assayml.cli.config_commands import run_config_command
 

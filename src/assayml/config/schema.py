@@ -234,6 +234,21 @@ class EvaluateConfig:
             raise ValueError(f"evaluate.threshold must lie in (0, 1), got {self.threshold}")
 
 
+class Direction(Enum):
+    auto = "auto"  # from the metric: maximise accuracy, f1, auroc, r2...; minimise loss, mae, rmse
+    maximize = "maximize"
+    minimize = "minimize"
+
+
+@dataclass
+class ObjectiveConfig:
+    # The figure that ranks sweep jobs and that hyperparameter search optimises: a key of
+    # metrics/evaluate.json ("accuracy", "auroc", "rmse", ...), or "cv.<key>_mean" for
+    # cross-validated runs. auto: accuracy for classification, rmse for regression.
+    metric: str = "auto"
+    direction: Direction = Direction.auto
+
+
 @dataclass
 class PathsConfig:
     # Inputs (raw data, conf/) are read relative to root_dir; outputs go under out_dir,
@@ -259,6 +274,7 @@ class AssayConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
     def __post_init__(self) -> None:
         if self.seed < 0:

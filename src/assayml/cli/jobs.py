@@ -1,0 +1,92 @@
+"""One job: validate the config, run stages, report. Errors become exit codes, never
+escaping tracebacks, so that one failed job of a sweep does not stop the others."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from assayml.errors import EXIT_INTERNAL, EXIT_OK, AssayError
+
+NOISY_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.pytorch.accelerators.cuda",
+)
+
+
+def run_job(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
+    """The body of a Hydra job: outputs under the job directory in a sweep, a run record
+    (``run.json``) in Hydra's output directory, and an outcome for the sweeper."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from assayml.cli.run_record import run_metrics, write_run_record
+    from assayml.config.load import to_typed
+    from assayml.records import utc_now
+
+    hydra_cfg = HydraConfig.get()
+    started = utc_now()
+    if hydra_cfg.mode is RunMode.MULTIRUN:
+        # Set here, on the composed config, rather than with ${hydra:...} in conf/, which
+        # would break DVC's composition of params.yaml.
+        cfg.paths.out_dir = os.path.relpath(hydra_cfg.runtime.output_dir)
+    try:
+        typed = to_typed(cfg)
+    except AssayError as err:
+        print(f"assay {command}: error: {err}", file=sys.stderr)
+        outcome = {"code": err.exit_code, "error": str(err), "records": {}, "config": None}
+    else:
+        outcome = run_stages_safely(command, stages, typed)
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    write_run_record(run_dir, command, list(hydra_cfg.overrides.task), outcome, started)
+    # What crosses back to the sweeper (a process boundary under joblib): plain values.
+    return {
+        "code": outcome["code"],
+        "error": outcome["error"],
+        "run_dir": str(run_dir),
+        "metrics": run_metrics(outcome["records"]),
+    }
+
+
+def run_stages_safely(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
+    """Run ``stages`` in order on the typed config; print one line per finished stage.
+
+    Returns:
+        ``{"code", "error", "records", "config"}``: the exit code (0, or the failing
+        error's), its message, the records of the stages that finished, and the config.
+    """
+    from assayml.cli.summary import print_record
+    from assayml.stages.table import get_stage
+
+    quiet_libraries()
+    records: dict[str, Any] = {}
+    outcome: dict[str, Any] = {"code": EXIT_OK, "error": None, "records": records, "config": cfg}
+    try:
+        for name in stages:
+            records[name] = get_stage(name).run(cfg)
+            print_record(records[name])
+    except AssayError as err:
+        print(f"assay {command}: error: {err}", file=sys.stderr)
+        outcome.update(code=err.exit_code, error=str(err))
+    except KeyboardInterrupt:
+        print(f"assay {command}: interrupted; earlier outputs are intact", file=sys.stderr)
+        outcome.update(code=EXIT_INTERNAL, error="interrupted")
+    except Exception as err:
+        traceback.print_exc()
+        print(f"assay {command}: internal error (a bug: please report it)", file=sys.stderr)
+        outcome.update(code=EXIT_INTERNAL, error=f"{type(err).__name__}: {err}")
+    return outcome
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal for our output: library banners and known-harmless warnings go."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")

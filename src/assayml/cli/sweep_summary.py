@@ -1,0 +1,104 @@
+"""The summary of a Hydra sweep: one row per job (overrides, status, metrics), best first,
+written as ``summary.csv`` and ``summary.md`` in the sweep directory.
+
+A Hydra callback, run in the launching process when the sweep ends. It reads each job's
+``run.json`` rather than anything held in memory, because launchers such as joblib run the
+jobs in other processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+from assayml.cli.objective import resolve_objective
+from assayml.cli.run_record import RUN_FILE
+from assayml.utils.io import atomic_outputs
+
+LAST_SWEEP: dict[str, Any] = {}  # the latest summary, for the CLI's exit code
+
+
+class SweepSummary(Callback):
+    def on_multirun_end(self, config, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        objective = config.get("objective") or {}
+        metric, direction = (_name(objective.get(k, "auto")) for k in ("metric", "direction"))
+        summary = summarise_sweep(sweep_dir, metric, direction)
+        LAST_SWEEP.clear()
+        LAST_SWEEP.update(summary)
+        if summary["rows"]:
+            print(f"\nsweep summary ({sweep_dir}/summary.md):\n{summary['markdown']}")
+
+
+def summarise_sweep(sweep_dir: Path, metric: str = "auto", direction: str = "auto") -> dict:
+    """Read every job's run.json under ``sweep_dir``; write summary.csv and summary.md."""
+    runs = [json.loads(p.read_text()) | {"job": p.parent.name}
+            for p in sorted(sweep_dir.glob(f"*/{RUN_FILE}"), key=_job_order)]  # fmt: skip
+    if not runs:
+        return {"rows": [], "codes": [], "markdown": ""}
+    ok = next((r["metrics"] for r in runs if r["status"] == "ok" and r["metrics"]), {})
+    metric, direction = resolve_objective(metric, direction, ok)
+    runs.sort(key=lambda r: _rank(r, metric, direction))
+    metric_keys = sorted({k for r in runs for k in r["metrics"]}, key=lambda k: (k != metric, k))
+    rows = [_row(r, metric_keys) for r in runs]
+    markdown = _markdown(rows, metric, direction)
+    with atomic_outputs() as out:
+        out.write_text(sweep_dir / "summary.csv", _csv(rows))
+        out.write_text(sweep_dir / "summary.md", markdown)
+    return {"rows": rows, "codes": [r["exit_code"] for r in runs], "markdown": markdown,
+            "metric": metric, "direction": direction}  # fmt: skip
+
+
+def _name(value: Any) -> str:
+    """Enum members (typed config) and plain strings (YAML) alike."""
+    return str(getattr(value, "name", value))
+
+
+def _job_order(path: Path) -> tuple[int, str]:
+    name = path.parent.name
+    return (int(name), name) if name.isdigit() else (math.inf, name)
+
+
+def _rank(run: dict, metric: str, direction: str) -> tuple[int, float]:
+    value = run["metrics"].get(metric)
+    if run["status"] != "ok" or value is None:
+        return (1, 0.0)
+    return (0, -value if direction == "maximize" else value)
+
+
+def _row(run: dict, metric_keys: list[str]) -> dict[str, Any]:
+    row = {"job": run["job"], "status": run["status"], "overrides": " ".join(run["overrides"])}
+    row.update({k: run["metrics"].get(k) for k in metric_keys})
+    row["error"] = (run.get("error") or "").splitlines()[0] if run.get("error") else ""
+    return row
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _markdown(rows: list[dict[str, Any]], metric: str, direction: str) -> str:
+    keys = list(rows[0])
+    lines = [f"ranked by {metric} ({direction}), best first", "",
+             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]  # fmt: skip
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row[k]) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
