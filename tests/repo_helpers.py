@@ -53,3 +53,64 @@ def dvc_md5(dvc_file: Path) -> str:
     import yaml
 
     return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
+
+
+PROJECT_FILES = ("conf", "src", "dvc.yaml", "pyproject.toml", "data/raw/README.md")
+
+
+def cli_path_env() -> dict[str, str]:
+    """The environment for DVC and `assay` subprocesses: this interpreter's scripts first
+    (DVC stage commands call `assay`), no colour, DVC analytics off."""
+    import os
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(NO_COLOR="1", TERM="dumb", DVC_NO_ANALYTICS="1", PYTHONWARNINGS="ignore")
+    return env
+
+
+def make_project_repo(path: Path, max_epochs: int = 3) -> Path:
+    """A git + DVC repository holding this project's pipeline (conf/, dvc.yaml, src/ for
+    the code deps), with training shrunk to ``max_epochs`` and params.yaml composed."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    path.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source, target = REPO / name, path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    (path / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    trainer = path / "conf" / "trainer" / "cpu.yaml"
+    trainer.write_text(
+        trainer.read_text()
+        .replace("max_epochs: 30", f"max_epochs: {max_epochs}")
+        .replace("enable_progress_bar: true", "enable_progress_bar: false")
+    )
+    run_env(path, "git", "init", "-q", "-b", "main")
+    for key, value in GIT_IDENTITY.items():
+        git(path, "config", key, value)
+    dvc_run(path, "init", "-q")
+    shutil.copy2(REPO / ".dvc" / "config", path / ".dvc" / "config")  # hydra enabled
+    run_env(path, sys.executable, "-m", "assayml.cli.main", "compose")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "project")
+    return path
+
+
+def run_env(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with :func:`cli_path_env`; raise with its output if it fails."""
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, env=cli_path_env(), timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc_run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run_env(cwd, sys.executable, "-m", "dvc", *args, check=check)

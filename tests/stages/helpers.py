@@ -8,7 +8,7 @@ from pathlib import Path
 from assayml.config.schema import AssayConfig
 from assayml.stages.table import STAGE_NAMES, get_stage
 
-OUTPUT_DIRS = ("data/prepared", "artifacts", "models", "metrics", "plots")
+OUTPUT_DIRS = ("data/prepared", "artifacts", "models", "metrics", "plots", "records")
 
 
 def run_stages(cfg: AssayConfig, names: tuple[str, ...] = STAGE_NAMES) -> dict:
@@ -20,7 +20,8 @@ def fingerprint(root: Path) -> dict[str, str]:
     found = {}
     for folder in OUTPUT_DIRS:
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and "record" not in path.name and path.name != "model_card.json":
+            timed = path.parent.name == "records" or path.name == "model_card.json"
+            if path.is_file() and not timed:
                 found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
 

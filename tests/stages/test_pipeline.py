@@ -40,7 +40,7 @@ def test_records_and_model_card_say_what_made_the_model(make_cfg, project) -> No
     assert card["training"]["seed"] == 42 and card["metrics"]["val"]["val/loss"] > 0
     assert card["environment"]["packages"]["torch"].startswith("2.")
     assert set(card["git"]) == {"commit", "dirty"}
-    train = json.loads((project / "models" / "record.json").read_text())
+    train = json.loads((project / "records" / "train.json").read_text())
     assert "artifacts/features/transform.json" in "".join(train["inputs"])
     assert train["outputs"]  # hashes of what the stage wrote
 
@@ -57,7 +57,7 @@ def test_a_seeded_tiny_run_pins_its_metrics(make_cfg, project) -> None:
     """Regression guard: a change to data, split, features, init or the loop moves these."""
     run_stages(make_cfg("model=logreg", "trainer.max_epochs=2"))
     metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
-    record = json.loads((project / "models" / "record.json").read_text())
+    record = json.loads((project / "records" / "train.json").read_text())
     assert record["details"]["steps"] == 14 and record["details"]["best_epoch"] == 2
     assert record["details"]["best_score"] == pytest.approx(0.137468, abs=1e-5)
     assert metrics["rows"] == 85

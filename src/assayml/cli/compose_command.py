@@ -30,7 +30,7 @@ def run_compose(args: list[str]) -> int:
             return EXIT_OK
         cfg = compose(args, conf)
         to_typed(cfg)  # refuse to write a params.yaml that stages would reject
-        path = write_params(cfg, conf, overrides=args)
+        path = write_params(cfg, conf)
     except AssayError as err:
         print(f"assay compose: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -15,7 +15,9 @@ HEADLINE = {
 
 
 def format_record(record: StageRecord) -> str:
-    folders = sorted({str(Path(p).parent) for p in record.outputs})
+    folders = sorted(
+        {str(Path(p).parent) for p in record.outputs if Path(p).parent.name != "records"}
+    )
     shown = []
     for key in HEADLINE.get(record.stage, ()):
         value = record.details.get(key)

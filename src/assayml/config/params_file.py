@@ -46,12 +46,13 @@ def conf_fingerprint(conf_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_params(
-    cfg: DictConfig, conf_dir: str | Path, root: str | Path = ".", overrides: list[str] = ()
-) -> Path:
-    """Write ``params.yaml`` and its provenance (conf/ fingerprint, overrides) atomically."""
+def write_params(cfg: DictConfig, conf_dir: str | Path, root: str | Path = ".") -> Path:
+    """Write ``params.yaml`` and its provenance (the conf/ fingerprint) atomically.
+
+    The provenance holds the fingerprint only: it is a dependency of the ``prepare`` stage
+    (to order the check first), so it must change only when conf/ does."""
     root = Path(root)
-    provenance = {"conf_sha256": conf_fingerprint(conf_dir), "overrides": list(overrides)}
+    provenance = {"conf_sha256": conf_fingerprint(conf_dir)}
     with atomic_outputs() as out:
         out.write_text(root / PARAMS_FILE, composed_yaml(cfg))
         out.write_json(root / PROVENANCE_FILE, provenance)
@@ -81,10 +82,9 @@ def check_params(conf_dir: str | Path, root: str | Path = ".") -> str:
 
 
 def _record(path: Path, fingerprint: str) -> None:
-    state = _read_provenance(path)
-    if state.get("conf_sha256") != fingerprint:
+    if _read_provenance(path).get("conf_sha256") != fingerprint:
         with atomic_outputs() as out:
-            out.write_json(path, {**state, "conf_sha256": fingerprint})
+            out.write_json(path, {"conf_sha256": fingerprint})
 
 
 def _read_provenance(path: Path) -> dict[str, Any]:

@@ -261,6 +261,7 @@ class PathsConfig:
     checkpoints_dir: str = "${paths.out_dir}/checkpoints"
     metrics_dir: str = "${paths.out_dir}/metrics"
     plots_dir: str = "${paths.out_dir}/plots"
+    records_dir: str = "${paths.out_dir}/records"  # one record per stage: what made it
 
 
 @dataclass

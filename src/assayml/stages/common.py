@@ -12,12 +12,9 @@ from assayml.errors import ArtifactError
 from assayml.records import StageRecord, environment, git_state, utc_now
 from assayml.utils.io import OutputBatch, md5_file
 
-RECORD_FILE = "record.json"
-
 
 def finish_record(
     out: OutputBatch,
-    record_path: Path,
     stage: str,
     cfg: AssayConfig,
     data: dict[str, Any],
@@ -25,7 +22,9 @@ def finish_record(
     started_at: str,
     details: dict[str, Any],
 ) -> StageRecord:
-    """Build the stage's record from what ``out`` holds and stage it beside the outputs."""
+    """Build the stage's record from what ``out`` holds and stage it as
+    ``records/<stage>.json``: beside the outputs, not inside them, so that the times it
+    holds never make a rerun's outputs differ (DVC would then rerun everything downstream)."""
     record = StageRecord(
         stage=stage,
         config_hash=config_hash(cfg),
@@ -39,8 +38,12 @@ def finish_record(
         environment=environment(),
         details=details,
     )
-    out.write_json(record_path, record.to_dict())
+    out.write_json(record_path(cfg, stage), record.to_dict())
     return record
+
+
+def record_path(cfg: AssayConfig, stage: str) -> Path:
+    return Path(cfg.paths.records_dir) / f"{stage}.json"
 
 
 def read_json(path: Path, produced_by: str) -> dict[str, Any]:
@@ -55,9 +58,9 @@ def read_json(path: Path, produced_by: str) -> dict[str, Any]:
         ) from err
 
 
-def upstream_data(record_dir: Path, produced_by: str) -> dict[str, Any]:
+def upstream_data(cfg: AssayConfig, produced_by: str) -> dict[str, Any]:
     """The raw-data identity an upstream stage recorded, carried into this stage's record."""
-    return read_json(record_dir / RECORD_FILE, produced_by)["data"]
+    return read_json(record_path(cfg, produced_by), produced_by)["data"]
 
 
-__all__ = ["RECORD_FILE", "finish_record", "read_json", "upstream_data", "utc_now"]
+__all__ = ["finish_record", "read_json", "record_path", "upstream_data", "utc_now"]

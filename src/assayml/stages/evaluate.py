@@ -19,7 +19,6 @@ from assayml.stages.train import TRANSFORM_COPY
 from assayml.utils.io import atomic_outputs
 
 METRICS_FILE = "evaluate.json"
-RECORD_NAME = "evaluate_record.json"
 PLOTS_SUBDIR = "evaluate"
 
 
@@ -55,10 +54,9 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
         inputs = [models / WEIGHTS_FILE, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
         return finish_record(
             out,
-            metrics_dir / RECORD_NAME,
             "evaluate",
             cfg,
-            upstream_data(models, "train"),
+            upstream_data(cfg, "train"),
             inputs,
             started,
             details,

@@ -12,7 +12,7 @@ from assayml.errors import ArtifactError
 from assayml.features.fit import fit_transform
 from assayml.features.transform import FeatureTransform
 from assayml.records import StageRecord
-from assayml.stages.common import RECORD_FILE, finish_record, read_json, utc_now
+from assayml.stages.common import finish_record, read_json, utc_now
 from assayml.stages.prepare import PROFILE_FILE
 from assayml.utils.io import atomic_outputs
 
@@ -39,9 +39,7 @@ def run_features(cfg: AssayConfig) -> StageRecord:
             out.write_bytes(out_dir / f"{name}.safetensors", split_tensors_bytes(transform, frame))
         details = {"features": len(transform.feature_names), "task": profile["task"]}
         inputs = [prepared / f"{s}.parquet" for s in SPLITS] + [prepared / PROFILE_FILE]
-        return finish_record(
-            out, out_dir / RECORD_FILE, "features", cfg, profile["data"], inputs, started, details
-        )
+        return finish_record(out, "features", cfg, profile["data"], inputs, started, details)
 
 
 def read_splits(prepared: Path) -> dict[str, pd.DataFrame]:

@@ -16,7 +16,7 @@ from assayml.data.sources import load_raw
 from assayml.data.split import split_frame
 from assayml.data.task import resolve_task
 from assayml.records import StageRecord
-from assayml.stages.common import RECORD_FILE, finish_record, utc_now
+from assayml.stages.common import finish_record, utc_now
 from assayml.utils.io import atomic_outputs
 
 PROFILE_FILE = "profile.json"
@@ -49,7 +49,7 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         )
         out.write_json(out_dir / PROFILE_FILE, profile)
         details = {"task": task.name, "rows": profile["rows"], "raw_rows": len(raw.frame)}
-        return finish_record(out, out_dir / RECORD_FILE, "prepare", cfg, data, [], started, details)
+        return finish_record(out, "prepare", cfg, data, [], started, details)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -22,8 +22,9 @@ class Stage:
     name: str
     function: str  # "module:function", called with the typed config
     summary: str  # one line for --help
-    params: tuple[str, ...]  # the config keys the stage reads (DVC params)
-    outputs: tuple[str, ...]  # paths config keys (or paths under them) the stage writes
+    params: tuple[str, ...]  # the config keys the stage reads (its DVC params)
+    outputs: tuple[str, ...]  # what it writes, at the default paths (its DVC outs)
+    code: tuple[str, ...]  # the source it runs (its DVC code deps)
 
     def load(self) -> Callable[[AssayConfig], StageRecord]:
         """The stage function (imported now: stages import heavy libraries)."""
@@ -40,28 +41,32 @@ STAGES: tuple[Stage, ...] = (
         function="assayml.stages.prepare:run_prepare",
         summary="load the data version, validate its schema, split it with the seed",
         params=("seed", "data"),
-        outputs=("prepared_dir",),
+        outputs=("data/prepared",),
+        code=("src/assayml/data", "src/assayml/stages/prepare.py"),
     ),
     Stage(
         name="features",
         function="assayml.stages.features:run_features",
         summary="fit the feature pipeline on train, transform every split",
         params=("features",),
-        outputs=("features_dir",),
+        outputs=("artifacts/features",),
+        code=("src/assayml/features", "src/assayml/stages/features.py"),
     ),
     Stage(
         name="train",
         function="assayml.stages.train:run_train",
         summary="train the model with Lightning; weights and model card",
         params=("seed", "model", "trainer", "train"),
-        outputs=("models_dir",),
+        outputs=("models",),
+        code=("src/assayml/models", "src/assayml/train", "src/assayml/stages/train.py"),
     ),
     Stage(
         name="evaluate",
         function="assayml.stages.evaluate:run_evaluate",
         summary="test metrics and plots",
         params=("evaluate",),
-        outputs=("metrics_dir", "plots_dir"),
+        outputs=("metrics/evaluate.json", "plots/evaluate"),
+        code=("src/assayml/evaluate", "src/assayml/stages/evaluate.py"),
     ),
 )
 

@@ -10,7 +10,7 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import ModelSpec, save_model
 from assayml.models.build import architecture_kwargs
 from assayml.records import StageRecord, environment, git_state
-from assayml.stages.common import RECORD_FILE, finish_record, upstream_data, utc_now
+from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.stages.features import TRANSFORM_FILE
 from assayml.utils.io import atomic_outputs
 
@@ -40,7 +40,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         feature_names=transform.feature_names,
     )
     models = Path(cfg.paths.models_dir)
-    data = upstream_data(features, "features")
+    data = upstream_data(cfg, "features")
     with atomic_outputs() as out:
         out.own_dir(models)
         save_model(out, models, spec, result.state_dict)
@@ -53,9 +53,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
             features / "train.safetensors",
             features / "val.safetensors",
         ]
-        return finish_record(
-            out, models / RECORD_FILE, "train", cfg, data, inputs, started, details
-        )
+        return finish_record(out, "train", cfg, data, inputs, started, details)
 
 
 def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -> dict:
