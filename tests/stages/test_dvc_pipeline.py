@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assayml.stages.table import STAGES
+from assayml.stages.table import PIPELINE as STAGES
 from tests.conftest import REPO
 from tests.repo_helpers import dvc_run, git, make_project_repo, run_env
 

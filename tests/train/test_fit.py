@@ -102,3 +102,73 @@ def test_other_loggers_run(make_cfg, project, logger) -> None:
         make_cfg(f"logger={logger}", "trainer.max_epochs=1"), ("prepare", "features", "train")
     )
     assert any((project / "logs" / logger).rglob("*"))
+
+
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(make_cfg, project) -> None:
+    """Stopped after epoch 2 (as a kill between epochs leaves it) and resumed to epoch 5:
+    same weights as five epochs straight, dropout and data order included."""
+    base = ("model.dropout=0.3", "train.early_stopping.enabled=false", "train.batch_size=32")
+    run_stages(make_cfg(*base, "trainer.max_epochs=5"), ("prepare", "features", "train"))
+    straight = weights_hash(project / "models")
+    run_stages(make_cfg(*base, "trainer.max_epochs=2"), ("train",))
+    assert weights_hash(project / "models") != straight
+    records = run_stages(make_cfg(*base, "trainer.max_epochs=5", "train.resume=true"), ("train",))
+    assert records["train"].details["epochs"] == 5
+    assert weights_hash(project / "models") == straight
+
+
+@pytest.mark.slow
+def test_a_killed_training_run_resumes_from_its_last_checkpoint(make_cfg, project) -> None:
+    """A real kill (SIGKILL mid-run), then `assay train train.resume=true`."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import TINY, cli_env
+
+    base = [
+        "model.dropout=0.3",
+        "train.early_stopping.enabled=false",
+        "train.batch_size=8",
+        "train.fused_steps=1",
+    ]
+    run_stages(make_cfg(*base), ("prepare", "features"))
+    args = [
+        sys.executable,
+        "-m",
+        "assayml.cli.main",
+        "train",
+        *TINY,
+        *base,
+        "trainer.max_epochs=40",
+        "trainer.enable_progress_bar=true",
+    ]
+    proc = subprocess.Popen(args, cwd=project, env=cli_env(), stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait for a few finished epochs, then kill without warning
+        if line.startswith("epoch 4/40"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    time.sleep(0.1)
+    assert (project / "checkpoints" / "last.ckpt").is_file()
+    resumed = subprocess.run(
+        [*args[:-1], "train.resume=true"],
+        cwd=project,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    straight_dir = project / "straight"
+    run_stages(
+        make_cfg(
+            *base,
+            "trainer.max_epochs=40",
+            f"paths.models_dir={straight_dir}",
+            "paths.checkpoints_dir=ck2",
+        ),
+        ("train",),
+    )
+    assert weights_hash(project / "models") == weights_hash(straight_dir)

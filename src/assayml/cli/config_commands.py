@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from assayml.errors import EXIT_BAD_INPUT, EXIT_OK
-from assayml.stages.table import STAGE_NAMES
 
 CONF_DIR = "conf"
 CONFIG_NAME = "config"
@@ -32,13 +31,12 @@ def run_config_command(command: str, args: list[str]) -> int:
 
     register_configs()
     LAST_SWEEP.clear()
-    stages = STAGE_NAMES if command == "run" else (command,)
     state: dict[str, Any] = {"started": False, "codes": []}
 
     @hydra.main(config_path=str(conf), config_name=CONFIG_NAME, version_base="1.3")
     def task(cfg) -> dict:
         state["started"] = True
-        outcome = run_job(command, stages, cfg)
+        outcome = run_job(command, cfg)
         state["codes"].append(outcome["code"])
         return outcome
 

@@ -20,7 +20,7 @@ NOISY_LOGGERS = (
 )
 
 
-def run_job(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
+def run_job(command: str, cfg) -> dict[str, Any]:
     """The body of a Hydra job: outputs under the job directory in a sweep, a run record
     (``run.json``) in Hydra's output directory, and an outcome for the sweeper."""
     from hydra.core.hydra_config import HydraConfig
@@ -40,9 +40,15 @@ def run_job(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
         typed = to_typed(cfg)
     except AssayError as err:
         print(f"assay {command}: error: {err}", file=sys.stderr)
-        outcome = {"code": err.exit_code, "error": str(err), "records": {}, "config": None}
+        outcome = {
+            "code": err.exit_code,
+            "error": str(err),
+            "records": {},
+            "config": None,
+            "pruned": False,
+        }
     else:
-        outcome = run_stages_safely(command, stages, typed)
+        outcome = run_stages_safely(command, typed)
     run_dir = Path(hydra_cfg.runtime.output_dir)
     write_run_record(run_dir, command, list(hydra_cfg.overrides.task), outcome, started)
     # What crosses back to the sweeper (a process boundary under joblib): plain values.
@@ -51,24 +57,31 @@ def run_job(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
         "error": outcome["error"],
         "run_dir": str(run_dir),
         "metrics": run_metrics(outcome["records"]),
+        "pruned": outcome.get("pruned", False),
     }
 
 
-def run_stages_safely(command: str, stages: tuple[str, ...], cfg) -> dict[str, Any]:
-    """Run ``stages`` in order on the typed config; print one line per finished stage.
+def run_stages_safely(command: str, cfg) -> dict[str, Any]:
+    """Run the command's stages in order on the typed config; print a line per stage.
 
     Returns:
         ``{"code", "error", "records", "config"}``: the exit code (0, or the failing
         error's), its message, the records of the stages that finished, and the config.
     """
     from assayml.cli.summary import print_record
-    from assayml.stages.table import get_stage
+    from assayml.stages.table import get_stage, stages_for
 
     quiet_libraries()
     records: dict[str, Any] = {}
-    outcome: dict[str, Any] = {"code": EXIT_OK, "error": None, "records": records, "config": cfg}
+    outcome: dict[str, Any] = {
+        "code": EXIT_OK,
+        "error": None,
+        "records": records,
+        "config": cfg,
+        "pruned": False,
+    }
     try:
-        for name in stages:
+        for name in stages_for(command, cfg):
             records[name] = get_stage(name).run(cfg)
             print_record(records[name])
     except AssayError as err:
@@ -78,6 +91,10 @@ def run_stages_safely(command: str, stages: tuple[str, ...], cfg) -> dict[str, A
         print(f"assay {command}: interrupted; earlier outputs are intact", file=sys.stderr)
         outcome.update(code=EXIT_INTERNAL, error="interrupted")
     except Exception as err:
+        if type(err).__name__ == "TrialPruned":  # optuna's; not imported unless searching
+            print(f"assay {command}: trial pruned: {err}", file=sys.stderr)
+            outcome.update(pruned=True, error=f"pruned: {err}")
+            return outcome
         traceback.print_exc()
         print(f"assay {command}: internal error (a bug: please report it)", file=sys.stderr)
         outcome.update(code=EXIT_INTERNAL, error=f"{type(err).__name__}: {err}")
@@ -90,3 +107,4 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")

@@ -8,7 +8,7 @@ import sys
 from assayml import __version__
 from assayml.stages.table import STAGES
 
-RUN_SUMMARY = "all stages above, in order, in one process"
+RUN_SUMMARY = "the pipeline stages above in order, in one process (+ cv if cv.folds >= 2)"
 
 USAGE = """\
 usage: assay <command> [hydra overrides ...] [-m] [--cfg job]
@@ -33,7 +33,10 @@ exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a check found probl
 
 def usage() -> str:
     rows = [(s.name, s.summary) for s in STAGES] + [("run", RUN_SUMMARY)]
-    rows += [("compose", "write params.yaml from conf/ (what dvc repro reads); --check")]
+    rows += [
+        ("compose", "write params.yaml from conf/ (what dvc repro reads); --check"),
+        ("runs", "list runs and sweep jobs; `runs compare A B`: what differs"),
+    ]
     return USAGE.format(commands="\n".join(f"  {name:<10}  {text}" for name, text in rows))
 
 
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from assayml.cli.compose_command import run_compose
 
         return run_compose(rest)
+    if command == "runs":
+        from assayml.cli.runs_command import run_runs
+
+        return run_runs(rest)
     if (command == "run" or command in {s.name for s in STAGES}) and "--params" in rest:
         from assayml.cli.params_mode import run_from_params
 

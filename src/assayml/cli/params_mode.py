@@ -17,7 +17,6 @@ def run_from_params(command: str, args: list[str]) -> int:
     from assayml.cli.jobs import run_stages_safely
     from assayml.config.load import load_params, to_typed
     from assayml.errors import AssayError
-    from assayml.stages.table import STAGE_NAMES
 
     if len(args) != 2 or args[0] != "--params":
         print(f"assay {command}: error: {USAGE}", file=sys.stderr)
@@ -27,5 +26,4 @@ def run_from_params(command: str, args: list[str]) -> int:
     except AssayError as err:
         print(f"assay {command}: error: {err}", file=sys.stderr)
         return err.exit_code
-    stages = STAGE_NAMES if command == "run" else (command,)
-    return run_stages_safely(command, stages, cfg)["code"]
+    return run_stages_safely(command, cfg)["code"]

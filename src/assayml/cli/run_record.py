@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from assayml.records import git_state, utc_now
+from assayml.runs import RUN_FILE
 from assayml.utils.io import write_json_atomic
 
-RUN_FILE = "run.json"
 METRIC_STAGES = ("evaluate", "cv")  # stages whose numeric details are the run's metrics
 
 
@@ -22,7 +22,7 @@ def write_run_record(
     doc = {
         "command": command,
         "overrides": overrides,
-        "status": "ok" if outcome["code"] == 0 else "failed",
+        "status": "pruned" if outcome.get("pruned") else "ok" if outcome["code"] == 0 else "failed",
         "exit_code": outcome["code"],
         "error": outcome["error"],
         "started_at": started,

@@ -11,6 +11,7 @@ HEADLINE = {
     "features": ("features",),
     "train": ("epochs", "best_epoch", "best_score"),
     "evaluate": ("accuracy", "f1", "auroc", "mae", "rmse", "r2"),
+    "cv": ("accuracy_mean", "accuracy_std", "auroc_mean", "rmse_mean", "rmse_std", "r2_mean"),
 }
 
 

@@ -234,6 +234,43 @@ class EvaluateConfig:
             raise ValueError(f"evaluate.threshold must lie in (0, 1), got {self.threshold}")
 
 
+@dataclass
+class CVConfig:
+    folds: int = 0  # K >= 2: K-fold cross-validation on train + val (test stays held out)
+
+    def __post_init__(self) -> None:
+        if self.folds < 0 or self.folds == 1:
+            raise ValueError(f"cv.folds must be 0 (off) or at least 2, got {self.folds}")
+
+
+@dataclass
+class SearchParam:
+    type: str = "float"  # float | int | categorical
+    low: float | None = None
+    high: float | None = None
+    log: bool = False  # sample on a log scale (low > 0)
+    step: float | None = None  # grid step for float/int
+    choices: list[Any] | None = None  # categorical values
+
+    def __post_init__(self) -> None:
+        if self.type not in ("float", "int", "categorical"):
+            raise ValueError(f"search type must be float, int or categorical, not {self.type}")
+        if self.type == "categorical" and not self.choices:
+            raise ValueError("a categorical search parameter needs choices")
+        if self.type != "categorical" and (self.low is None or self.high is None):
+            raise ValueError(f"a {self.type} search parameter needs low and high")
+
+
+@dataclass
+class TuneConfig:
+    # Set by the Optuna sweeper on each trial's job; null outside a search.
+    storage: str | None = None  # the study's RDB URL (sqlite in the sweep folder)
+    study: str | None = None
+    trial_id: int | None = None
+    prune_monitor: str | None = None  # validation metric reported each epoch for pruning
+    pruner: str = "median"  # the study's pruner: median | none
+
+
 class Direction(Enum):
     auto = "auto"  # from the metric: maximise accuracy, f1, auroc, r2...; minimise loss, mae, rmse
     maximize = "maximize"
@@ -276,6 +313,8 @@ class AssayConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def __post_init__(self) -> None:
         if self.seed < 0:

@@ -25,6 +25,7 @@ class Stage:
     params: tuple[str, ...]  # the config keys the stage reads (its DVC params)
     outputs: tuple[str, ...]  # what it writes, at the default paths (its DVC outs)
     code: tuple[str, ...]  # the source it runs (its DVC code deps)
+    pipeline: bool = True  # a dvc.yaml stage; others run on request (`assay run` when enabled)
 
     def load(self) -> Callable[[AssayConfig], StageRecord]:
         """The stage function (imported now: stages import heavy libraries)."""
@@ -68,9 +69,27 @@ STAGES: tuple[Stage, ...] = (
         outputs=("metrics/evaluate.json", "plots/evaluate"),
         code=("src/assayml/evaluate", "src/assayml/stages/evaluate.py"),
     ),
+    Stage(
+        name="cv",
+        function="assayml.stages.cv:run_cv",
+        summary="K-fold cross-validation on train + val (cv.folds=K)",
+        params=("seed", "features", "model", "trainer", "train", "cv"),
+        outputs=("metrics/cv.json",),
+        code=("src/assayml/stages/cv.py",),
+        pipeline=False,
+    ),
 )
 
-STAGE_NAMES = tuple(stage.name for stage in STAGES)
+PIPELINE = tuple(stage for stage in STAGES if stage.pipeline)
+STAGE_NAMES = tuple(stage.name for stage in PIPELINE)
+
+
+def stages_for(command: str, cfg: AssayConfig) -> tuple[str, ...]:
+    """The stages a command runs: its own, or for ``run`` the pipeline plus the optional
+    stages its config enables (``cv.folds >= 2``)."""
+    if command != "run":
+        return (command,)
+    return STAGE_NAMES + (("cv",) if cfg.cv.folds >= 2 else ())
 
 
 def get_stage(name: str) -> Stage:

@@ -63,6 +63,14 @@ def fit_network(
         from assayml.train.progress import build_progress
 
         callbacks.append(build_progress(len(data.train_dataloader())))
+    if cfg.tune.trial_id is not None and cfg.tune.prune_monitor:
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        from assayml.tune import trial_for_job
+
+        callbacks.append(
+            PyTorchLightningPruningCallback(trial_for_job(cfg.tune), cfg.tune.prune_monitor)
+        )
     if fused > 1:
         trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
@@ -141,7 +149,9 @@ def _callbacks(cfg: AssayConfig):
         save_last=True,
         enable_version_counter=False,
     )
-    callbacks: list[Any] = [checkpoint]
+    from assayml.train.rng import RngStateCheckpoint
+
+    callbacks: list[Any] = [checkpoint, RngStateCheckpoint()]
     stop = cfg.train.early_stopping
     if stop.enabled:
         callbacks.append(

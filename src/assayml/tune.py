@@ -1,0 +1,131 @@
+"""Hyperparameter search with Optuna (5.x): search space, study, trial outcomes, best params.
+
+The Hydra sweeper in ``hydra_plugins.assayml_optuna`` drives it: it asks the study for
+trials, launches each as a Hydra job with the sampled overrides, and tells the study what the
+job reported. Jobs reach their trial through ``tune.*`` keys to report intermediate values
+(pruning). Optuna is imported only when a search runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assayml.config.schema import SearchParam, TuneConfig
+
+BEST_PARAMS_FILE = "best_params.yaml"
+STORAGE_FILE = "optuna.db"
+
+
+def suggest(trial, space: dict[str, Any]) -> dict[str, Any]:
+    """Sample one value per search parameter from ``trial``."""
+    values = {}
+    for name, spec in space.items():
+        spec = spec if isinstance(spec, SearchParam) else SearchParam(**dict(spec))
+        if spec.type == "categorical":
+            values[name] = trial.suggest_categorical(name, list(spec.choices))
+        elif spec.type == "int":
+            step = int(spec.step) if spec.step else 1
+            values[name] = trial.suggest_int(
+                name, int(spec.low), int(spec.high), step=step, log=spec.log
+            )
+        else:
+            values[name] = trial.suggest_float(
+                name, spec.low, spec.high, step=spec.step, log=spec.log
+            )
+    return values
+
+
+def open_study(name: str, storage: str, direction: str, seed: int, pruner: str):
+    """Create or load the study (resumable: same name, same storage)."""
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruners = {
+        "median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+        "none": optuna.pruners.NopPruner(),
+    }
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction=direction,
+        sampler=sampler,
+        pruner=pruners[pruner],
+        load_if_exists=True,
+    )
+
+
+def requeue_interrupted(study) -> int:
+    """Trials left RUNNING by an interrupted search: marked failed, their params queued
+    again so the search resumes where it stopped. Returns how many."""
+    from optuna.trial import TrialState
+
+    stale = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+    for trial in stale:
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        study.enqueue_trial(trial.params, skip_if_exists=False)
+    return len(stale)
+
+
+def finished_trials(study) -> int:
+    from optuna.trial import TrialState
+
+    done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+
+
+def tell(study, trial, outcome: dict[str, Any] | None, metric: str) -> str:
+    """Record a job's outcome: its objective value, pruned, or failed. Returns the state."""
+    from optuna.trial import TrialState
+
+    if outcome and outcome.get("pruned"):
+        study.tell(trial, state=TrialState.PRUNED)
+        return "pruned"
+    value = (outcome or {}).get("metrics", {}).get(metric)
+    if outcome and outcome.get("code") == 0 and isinstance(value, (int, float)):
+        study.tell(trial, float(value))
+        return "complete"
+    study.tell(trial, state=TrialState.FAIL)
+    return "failed"
+
+
+def best_params_yaml(study, base_overrides: list[str], metric: str) -> str:
+    """The best trial as a config experiment: `# @package _global_`, group choices as
+    defaults overrides, every other key as a value."""
+    best = study.best_trial
+    defaults, values = [], {}
+    for override in [*base_overrides, *(f"{k}={v}" for k, v in best.params.items())]:
+        key, _, raw = override.partition("=")
+        if "." not in key and not key.startswith(("+", "~", "hydra")):
+            defaults.append({f"override /{key}": raw})
+        elif not key.startswith(("hydra", "tune.", "+", "~")):
+            _set(values, key.split("."), yaml.safe_load(raw) if isinstance(raw, str) else raw)
+    doc = ({"defaults": defaults} if defaults else {}) | values
+    header = (
+        f"# @package _global_\n# Best of {len(study.trials)} trials of study "
+        f"'{study.study_name}': {metric} = {best.value:.6g} (trial {best.number}).\n"
+        "# Copy to conf/experiment/<name>.yaml and run `assay run experiment=<name>`.\n"
+    )
+    return header + yaml.safe_dump(doc, sort_keys=False)
+
+
+def _set(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def trial_for_job(cfg: TuneConfig):
+    """The running trial a search job belongs to (for pruning), or None outside a search."""
+    if cfg.trial_id is None:
+        return None
+    import optuna
+
+    study = optuna.load_study(study_name=cfg.study, storage=cfg.storage)
+    return optuna.trial.Trial(study, cfg.trial_id)
+
+
+def storage_url(sweep_dir: str | Path) -> str:
+    return f"sqlite:///{(Path(sweep_dir) / STORAGE_FILE).resolve()}"
