@@ -43,18 +43,24 @@ def open_study(name: str, storage: str, direction: str, seed: int, pruner: str):
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=seed)
-    pruners = {
-        "median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-        "none": optuna.pruners.NopPruner(),
-    }
     return optuna.create_study(
         study_name=name,
         storage=storage,
         direction=direction,
         sampler=sampler,
-        pruner=pruners[pruner],
+        pruner=build_pruner(pruner),
         load_if_exists=True,
     )
+
+
+def build_pruner(name: str):
+    """The pruner, built alike by the sweeper and by each trial's job (which decides)."""
+    import optuna
+
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    # Let three trials finish and every trial run two epochs before comparing medians.
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
 
 
 def requeue_interrupted(study) -> int:
@@ -98,6 +104,8 @@ def best_params_yaml(study, base_overrides: list[str], metric: str) -> str:
     defaults, values = [], {}
     for override in [*base_overrides, *(f"{k}={v}" for k, v in best.params.items())]:
         key, _, raw = override.partition("=")
+        if key == "hparams_search":  # the search itself is not part of the result
+            continue
         if "." not in key and not key.startswith(("+", "~", "hydra")):
             defaults.append({f"override /{key}": raw})
         elif not key.startswith(("hydra", "tune.", "+", "~")):
@@ -123,7 +131,9 @@ def trial_for_job(cfg: TuneConfig):
         return None
     import optuna
 
-    study = optuna.load_study(study_name=cfg.study, storage=cfg.storage)
+    study = optuna.load_study(
+        study_name=cfg.study, storage=cfg.storage, pruner=build_pruner(cfg.pruner)
+    )
     return optuna.trial.Trial(study, cfg.trial_id)
 
 

@@ -73,7 +73,8 @@ def _rank(run: dict, metric: str, direction: str) -> tuple[int, float]:
 
 
 def _row(run: dict, metric_keys: list[str]) -> dict[str, Any]:
-    row = {"job": run["job"], "status": run["status"], "overrides": " ".join(run["overrides"])}
+    shown = [o for o in run["overrides"] if not o.startswith(("tune.", "hparams_search="))]
+    row = {"job": run["job"], "status": run["status"], "overrides": " ".join(shown)}
     row.update({k: run["metrics"].get(k) for k in metric_keys})
     row["error"] = (run.get("error") or "").splitlines()[0] if run.get("error") else ""
     return row

@@ -81,6 +81,7 @@ class AssayOptunaSweeper(Sweeper):
             f"tune.storage='{storage}'",
             f"tune.study={self.study_name}",
             f"tune.trial_id={trial._trial_id}",
+            f"tune.pruner={self.pruner}",
             f"tune.prune_monitor={monitor if monitor and self.pruner != 'none' else 'null'}",
         ]
 
