@@ -56,21 +56,30 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Files the pipeline itself rewrites (git-tracked results): a change to them is not a change
+# to the code or config that made a result, so it does not make the work tree "dirty".
+DERIVED_PATHS = ("metrics", "plots", "records", "dvclive", "dvc.lock", "params.provenance.json")
+MAX_CHANGED_LISTED = 20
+
+
 def git_state(root: str | Path = ".") -> dict[str, Any]:
-    """The commit checked out at ``root`` and whether the work tree differs from it."""
+    """The commit checked out at ``root``, and whether code or config differ from it
+    (``changed`` names up to 20 such files; pipeline results don't count)."""
+    excluded = [f":(exclude){path}" for path in DERIVED_PATHS]
     try:
         commit = _git(root, "rev-parse", "HEAD")
-        dirty = bool(_git(root, "status", "--porcelain"))
+        status = _git(root, "status", "--porcelain", "--", ".", *excluded)
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
+        return {"commit": None, "dirty": None, "changed": []}
+    changed = [line[3:] for line in status.splitlines()]
+    return {"commit": commit, "dirty": bool(changed), "changed": changed[:MAX_CHANGED_LISTED]}
 
 
 def _git(root: str | Path, *args: str) -> str:
     result = subprocess.run(
         ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
     )
-    return result.stdout.strip()
+    return result.stdout.rstrip()
 
 
 def environment() -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_records_and_model_card_say_what_made_the_model(make_cfg, project) -> No
         assert key in card
     assert card["training"]["seed"] == 42 and card["metrics"]["val"]["val/loss"] > 0
     assert card["environment"]["packages"]["torch"].startswith("2.")
-    assert set(card["git"]) == {"commit", "dirty"}
+    assert set(card["git"]) == {"commit", "dirty", "changed"}
     train = json.loads((project / "records" / "train.json").read_text())
     assert "artifacts/features/transform.json" in "".join(train["inputs"])
     assert train["outputs"]  # hashes of what the stage wrote
