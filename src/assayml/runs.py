@@ -14,7 +14,8 @@ from typing import Any
 from assayml.errors import BadInputError
 
 RUN_FILE = "run.json"
-SEARCH = (".assay/runs/*/" + RUN_FILE, "multirun/*/*/" + RUN_FILE)
+RUN_DIRS = ".assay/runs/*"  # interactive runs (conf/hydra/default.yaml)
+SWEEP_MARKERS = ("*/multirun.yaml", "*/*/multirun.yaml", "*/*/*/multirun.yaml")  # Hydra's
 
 
 @dataclass
@@ -30,14 +31,17 @@ class Run:
 def find_runs(root: str | Path = ".") -> list[Run]:
     """Every run under ``root``, newest first."""
     root = Path(root)
+    files = list(root.glob(f"{RUN_DIRS}/{RUN_FILE}"))
+    for pattern in SWEEP_MARKERS:  # sweep folders anywhere near the root, e.g. multirun/<t>
+        for marker in root.glob(pattern):
+            files += marker.parent.glob(f"*/{RUN_FILE}")
     runs = []
-    for pattern in SEARCH:
-        for path in root.glob(pattern):
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                continue  # a run killed while writing leaves no readable record: skip it
-            runs.append(Run(path.parent.relative_to(root).as_posix(), doc))
+    for path in files:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # a run killed while writing leaves no readable record: skip it
+        runs.append(Run(path.parent.relative_to(root).as_posix(), doc))
     return sorted(runs, key=lambda r: r.doc.get("started_at") or "", reverse=True)
 
 

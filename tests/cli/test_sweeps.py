@@ -4,6 +4,7 @@ parallel, and the Optuna search (seeded, resumable, failure-tolerant, best param
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,23 @@ def test_multirun_jobs_are_isolated_and_summarised_best_first(project: Path) -> 
     accuracy = [float(r["accuracy"]) for r in rows]
     assert accuracy == sorted(accuracy, reverse=True)
     assert "ranked by accuracy (maximize)" in (sweep / "summary.md").read_text()
+
+    listed = assay(project, "runs", "--json")
+    runs = {Path(r["id"]).name: r for r in json.loads(listed.stdout)}
+    assert set(runs) == {"0", "1", "2", "3"} and runs["3"]["overrides"][:2] == [
+        "model=mlp",
+        "seed=2",
+    ]
+    table = assay(project, "runs").stdout
+    assert "sweep/0" in table and "model=logreg seed=1" in table
+    diff = assay(project, "runs", "compare", "sweep/0", "sweep/3")
+    assert diff.returncode == 0, diff.stderr
+    assert "seed: 1 -> 2" in diff.stdout and "model.name: 'logreg' -> 'mlp'" in diff.stdout
+    assert "data: same" in diff.stdout and "accuracy" in diff.stdout
+    short = assay(project, "runs", "compare", "0", "3")  # unique endings are enough
+    assert short.returncode == 0 and "A = sweep/0" in short.stdout
+    unknown = assay(project, "runs", "compare", "nope", "3")
+    assert unknown.returncode == 2 and "no run matches 'nope'" in unknown.stderr
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(project: Path) -> None:
