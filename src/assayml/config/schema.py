@@ -234,6 +234,40 @@ class EvaluateConfig:
             raise ValueError(f"evaluate.threshold must lie in (0, 1), got {self.threshold}")
 
 
+class UncertaintyMethod(Enum):
+    none = "none"  # one network: calibration metrics, no epistemic estimate
+    mc_dropout = "mc_dropout"  # `samples` stochastic passes with dropout on (needs dropout > 0)
+    ensemble = "ensemble"  # `members` networks, member i seeded with seed + i
+
+
+@dataclass
+class UncertaintyConfig:
+    method: UncertaintyMethod = UncertaintyMethod.none
+    samples: int = 50  # mc_dropout: stochastic passes T per prediction, >= 2
+    members: int = 5  # ensemble: networks k, >= 2, trained together (vectorised)
+    bootstrap: bool = False  # ensemble: each member trains on its own bootstrap resample
+    interval: float = 0.9  # regression: level of the central predictive interval, (0, 1)
+    gaussian_head: bool = True  # regression: predict mean and variance, Gaussian NLL loss
+
+    def __post_init__(self) -> None:
+        if self.samples < 2 or self.members < 2:
+            raise ValueError(
+                f"samples and members must be >= 2, got {self.samples}, {self.members}"
+            )
+        if not 0.0 < self.interval < 1.0:
+            raise ValueError(f"interval must lie in (0, 1), got {self.interval}")
+
+
+class CalibrationMethod(Enum):
+    none = "none"
+    temperature = "temperature"  # one T > 0 dividing the logits, fitted on val by NLL
+
+
+@dataclass
+class CalibrationConfig:
+    method: CalibrationMethod = CalibrationMethod.none
+
+
 @dataclass
 class CVConfig:
     folds: int = 0  # K >= 2: K-fold cross-validation on train + val (test stays held out)
@@ -314,6 +348,8 @@ class AssayConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     cv: CVConfig = field(default_factory=CVConfig)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
 
     def __post_init__(self) -> None:

@@ -65,6 +65,18 @@ def load_spec(models_dir: str | Path) -> ModelSpec:
         raise ArtifactError(f"{path}: malformed model description: {err}") from err
 
 
+def build_for_spec(spec: ModelSpec):
+    """The untrained network ``spec`` describes: one network, or its ensemble stacked."""
+    from assayml.models.build import build_network
+    from assayml.models.ensemble import stack_members
+
+    def one():
+        return build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features)
+
+    members = int(spec.extras.get("members", 0))
+    return stack_members([one() for _ in range(members)]) if members else one()
+
+
 def load_model(models_dir: str | Path):
     """Rebuild the network and load its verified weights; returns (module, spec).
 
@@ -73,8 +85,6 @@ def load_model(models_dir: str | Path):
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
-
-    from assayml.models.build import build_network
 
     spec = load_spec(models_dir)
     path = Path(models_dir) / WEIGHTS_FILE
@@ -91,7 +101,7 @@ def load_model(models_dir: str | Path):
         state = load(blob)
     except SafetensorError as err:
         raise ArtifactError(f"{path}: not a readable safetensors file: {err}") from err
-    module = build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features)
+    module = build_for_spec(spec)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -1,13 +1,21 @@
-"""Run a trained network on transformed rows: one code path for evaluate, predict and serve."""
+"""Run a trained model on transformed rows: one code path for evaluate, predict and serve.
+
+A model yields S sampled outputs per row: its ensemble members, its MC-dropout passes, or
+just itself (S = 1). Classification averages the members' probabilities (after the stored
+temperature, if any) and summarises their disagreement; regression mixes the samples'
+Gaussians (or their point predictions) into a mean, a variance and an interval.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from assayml.features.transform import FeatureTransform
+from assayml.models.heads import split_gaussian
+from assayml.uncertainty.summaries import classification_summary, regression_summary
 
 BATCH_ROWS = 8192  # rows per forward pass; bounds memory on large inputs
 
@@ -16,28 +24,73 @@ BATCH_ROWS = 8192  # rows per forward pass; bounds memory on large inputs
 class Predictions:
     task: str
     predicted: np.ndarray  # class indices [rows] (int64), or values in target units [rows]
-    probabilities: np.ndarray | None  # classification: [rows, classes]
-    outputs: np.ndarray  # raw network outputs: logits [rows, classes] or [rows] (scaled)
+    probabilities: np.ndarray | None  # classification: mean probabilities [rows, classes]
+    outputs: np.ndarray  # raw outputs [S, rows, out]: logits, or (scaled) regression heads
+    uncertainty: dict[str, np.ndarray] = field(default_factory=dict)  # per-row columns
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a saved model produces its samples and reads them (from ``ModelSpec.extras``)."""
+
+    members: int = 0  # > 0: an ensemble of this many members
+    mc_samples: int = 0  # > 0: MC dropout with this many passes
+    seed: int = 0  # MC-dropout draws
+    temperature: float = 1.0  # divides the logits
+    head: str = "logits"  # logits | point | gaussian
+    interval: float = 0.9  # regression interval level
+
+    @classmethod
+    def from_extras(cls, extras: dict) -> Sampling:
+        known = {k: extras[k] for k in cls.__dataclass_fields__ if k in extras}
+        return cls(**known)
 
 
 @torch.no_grad()
+def sample_outputs(module: torch.nn.Module, x: np.ndarray, sampling: Sampling) -> torch.Tensor:
+    """Raw outputs [S, rows, out] for ``x`` [rows, features], in batches of rows."""
+    from assayml.uncertainty.mc_dropout import mc_dropout_samples
+
+    module.eval()
+    parts = []
+    for start in range(0, len(x), BATCH_ROWS):
+        batch = torch.from_numpy(np.ascontiguousarray(x[start : start + BATCH_ROWS]))
+        if sampling.mc_samples:
+            parts.append(mc_dropout_samples(module, batch, sampling.mc_samples, sampling.seed))
+        else:
+            out = module(batch)
+            parts.append(out if sampling.members else out.unsqueeze(0))
+    return torch.cat(parts, dim=1) if parts else torch.zeros((1, 0, 1))
+
+
 def predict(
     module: torch.nn.Module,
     transform: FeatureTransform,
     x: np.ndarray,
     threshold: float = 0.5,
+    sampling: Sampling | None = None,
 ) -> Predictions:
     """Predict for ``x`` [rows, features]; binary tasks predict class 1 at ``threshold``."""
-    module.eval()
-    task = transform.target.task
-    parts = [module(torch.from_numpy(x[i : i + BATCH_ROWS])) for i in range(0, len(x), BATCH_ROWS)]
-    outputs = torch.cat(parts) if parts else torch.zeros((0, 1))
-    if task == "regression":
-        raw = outputs.squeeze(-1).double().numpy()
-        return Predictions(task, transform.decode_regression(raw), None, raw)
-    probabilities = torch.softmax(outputs.double(), dim=-1).numpy()
-    if task == "binary":
+    sampling = sampling or Sampling()
+    outputs = sample_outputs(module, x, sampling).double()
+    if transform.target.task == "regression":
+        return _regression(outputs, transform, sampling)
+    summary = classification_summary(torch.softmax(outputs / sampling.temperature, dim=-1).numpy())
+    probabilities = summary.pop("probabilities")
+    if transform.target.task == "binary":
         predicted = (probabilities[:, 1] >= threshold).astype(np.int64)
     else:
         predicted = probabilities.argmax(axis=1).astype(np.int64)
-    return Predictions(task, predicted, probabilities, outputs.double().numpy())
+    return Predictions(transform.target.task, predicted, probabilities, outputs.numpy(), summary)
+
+
+def _regression(outputs: torch.Tensor, transform: FeatureTransform, sampling: Sampling):
+    std = transform.target.std
+    if sampling.head == "gaussian":
+        mean, variance = split_gaussian(outputs)
+        means, variances = mean.numpy(), variance.numpy() * std**2
+    else:
+        means, variances = outputs[..., 0].numpy(), None
+    summary = regression_summary(transform.decode_regression(means), variances, sampling.interval)
+    predicted = summary.pop("mean")
+    return Predictions("regression", predicted, None, outputs.numpy(), summary)

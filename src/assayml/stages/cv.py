@@ -68,9 +68,10 @@ def fold_metrics(
     held_idx: np.ndarray,
 ) -> dict[str, Any]:
     """Fit the transform and the model on the fold's training rows; score the held rows."""
-    from assayml.models.build import architecture_kwargs, build_network
+    from assayml.models.heads import output_width
+    from assayml.stages.train import check_uncertainty, sampling_for
     from assayml.train.datamodule import FeatureDataModule, SplitTensors
-    from assayml.train.fit import fit_network
+    from assayml.train.fit import fit_network, model_head
 
     train, held = frame.iloc[train_idx], frame.iloc[held_idx]
     target, task = profile["target"], profile["task"]
@@ -84,13 +85,11 @@ def fold_metrics(
     )
     tensors = [_tensors(transform, part) for part in (train, held)]
     data = FeatureDataModule(SplitTensors(*tensors[0]), SplitTensors(*tensors[1]), 1)
-    out_features = 1 if task == "regression" else len(transform.target.classes)
+    check_uncertainty(cfg, task)
+    out_features = output_width(task, len(transform.target.classes), model_head(cfg, task))
     result = fit_network(fold_config(cfg, fold), data, out_features, task)
-    net = build_network(
-        cfg.model._target_, architecture_kwargs(cfg.model), data.in_features, out_features
-    )
-    net.load_state_dict(result.state_dict)
-    pred = predict(net, transform, tensors[1][0].numpy(), cfg.evaluate.threshold)
+    sampling = sampling_for(cfg, model_head(cfg, task))
+    pred = predict(result.net, transform, tensors[1][0].numpy(), cfg.evaluate.threshold, sampling)
     y = held[target].to_numpy(dtype=float) if task == "regression" else tensors[1][1].numpy()
     metrics = compute_metrics(pred, y, cfg.evaluate.threshold)
     metrics.pop("confusion_matrix", None)

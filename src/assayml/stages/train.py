@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from assayml.config.load import config_hash
-from assayml.config.schema import AssayConfig
+from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
+from assayml.errors import ConfigError
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import ModelSpec, save_model
 from assayml.models.build import architecture_kwargs
+from assayml.models.heads import output_width
 from assayml.records import StageRecord, environment, git_state
 from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.stages.features import TRANSFORM_FILE
@@ -22,15 +25,20 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
     ``model_card.json`` and the record to ``paths.models_dir``."""
     from assayml.train.datamodule import FeatureDataModule
-    from assayml.train.fit import fit_network
+    from assayml.train.fit import fit_network, model_head
 
     started = utc_now()
     features = Path(cfg.paths.features_dir)
     transform = FeatureTransform.load(features / TRANSFORM_FILE)
     splits = FeatureDataModule.from_dir(features, batch_size=cfg.train.batch_size)
     task = transform.target.task
-    out_features = 1 if task == "regression" else len(transform.target.classes)
+    head = model_head(cfg, task)
+    check_uncertainty(cfg, task)
+    out_features = output_width(task, len(transform.target.classes), head)
     result = fit_network(cfg, splits, out_features, task)
+    sampling = sampling_for(cfg, head)
+    if cfg.calibration.method is CalibrationMethod.temperature:
+        sampling = replace(sampling, temperature=calibrate(result.net, splits.val, sampling))
     spec = ModelSpec(
         target=cfg.model._target_,
         kwargs=architecture_kwargs(cfg.model),
@@ -38,6 +46,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out_features=out_features,
         task=task,
         feature_names=transform.feature_names,
+        extras=asdict(sampling),
     )
     models = Path(cfg.paths.models_dir)
     data = upstream_data(cfg, "features")
@@ -54,6 +63,42 @@ def run_train(cfg: AssayConfig) -> StageRecord:
             features / "val.safetensors",
         ]
         return finish_record(out, "train", cfg, data, inputs, started, details)
+
+
+def sampling_for(cfg: AssayConfig, head: str):
+    """How the saved model samples at predict time (stored in model.json)."""
+    from assayml.models.inference import Sampling
+
+    method = cfg.uncertainty.method
+    return Sampling(
+        members=cfg.uncertainty.members if method is UncertaintyMethod.ensemble else 0,
+        mc_samples=cfg.uncertainty.samples if method is UncertaintyMethod.mc_dropout else 0,
+        seed=cfg.seed,
+        head=head,
+        interval=cfg.uncertainty.interval,
+    )
+
+
+def check_uncertainty(cfg: AssayConfig, task: str) -> None:
+    if cfg.calibration.method is CalibrationMethod.temperature and task == "regression":
+        raise ConfigError(
+            "calibration=temperature scales classification logits; "
+            "use calibration=none for regression"
+        )
+    dropout = getattr(cfg.model, "dropout", 0.0)
+    if cfg.uncertainty.method is UncertaintyMethod.mc_dropout and not dropout:
+        raise ConfigError(
+            f"uncertainty=mc_dropout needs model.dropout > 0 (model {cfg.model.name} has {dropout})"
+        )
+
+
+def calibrate(net, val, sampling) -> float:
+    """The temperature minimising validation NLL of the model's (averaged) prediction."""
+    from assayml.models.inference import sample_outputs
+    from assayml.uncertainty.calibration import fit_temperature
+
+    logits = sample_outputs(net, val.x.numpy(), sampling).double().numpy()
+    return fit_temperature(logits, val.y.numpy())
 
 
 def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -> dict:

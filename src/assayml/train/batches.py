@@ -53,3 +53,42 @@ class TensorBatches:
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.x[idx], self.y[idx]
+
+
+class EnsembleBatches:
+    """``(x, y)`` batches of shape ``[k, rows, ...]``: member i draws its own rows in its own
+    order, exactly as a single network trained with seed ``seeds[i]`` would (or from its
+    own bootstrap resample of the rows, when ``bootstrap``)."""
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        seeds: list[int],
+        bootstrap: bool = False,
+    ) -> None:
+        self.members = []
+        for seed in seeds:
+            rows = bootstrap_rows(len(x), seed) if bootstrap else None
+            xs, ys = (x, y) if rows is None else (x[rows], y[rows])
+            self.members.append(TensorBatches(xs, ys, batch_size, shuffle=True, seed=seed))
+        self.sampler = self  # Lightning calls sampler.set_epoch each epoch
+        self.batch_sampler = None
+
+    def set_epoch(self, epoch: int) -> None:
+        for member in self.members:
+            member.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.members[0])
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for parts in zip(*self.members, strict=True):
+            yield torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
+
+
+def bootstrap_rows(n: int, seed: int) -> torch.Tensor:
+    """n row indices drawn with replacement, seeded (a member's bootstrap resample)."""
+    generator = torch.Generator().manual_seed(seed * 7_919 + 1)
+    return torch.randint(0, n, (n,), generator=generator)

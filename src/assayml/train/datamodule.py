@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import torch
 
 from assayml.errors import ArtifactError
-from assayml.train.batches import TensorBatches
+from assayml.train.batches import EnsembleBatches, TensorBatches
 
 VAL_BATCH_ROWS = 1024  # validation has no optimiser step: bigger batches are cheaper
 
@@ -49,10 +49,13 @@ class FeatureDataModule(pl.LightningDataModule):
         batch_size: int,
         fused_steps: int = 1,
         seed: int = 0,
+        members: int = 0,
+        bootstrap: bool = False,
     ) -> None:
         super().__init__()
         self.train, self.val = train, val
         self.batch_size, self.fused_steps, self.seed = batch_size, fused_steps, seed
+        self.members, self.bootstrap = members, bootstrap  # members > 0: an ensemble
 
     @classmethod
     def from_dir(cls, features_dir: str | Path, **kwargs) -> FeatureDataModule:
@@ -62,8 +65,11 @@ class FeatureDataModule(pl.LightningDataModule):
     def in_features(self) -> int:
         return int(self.train.x.shape[1])
 
-    def train_dataloader(self) -> TensorBatches:
+    def train_dataloader(self) -> TensorBatches | EnsembleBatches:
         rows = self.batch_size * self.fused_steps
+        if self.members:
+            seeds = [self.seed + i for i in range(self.members)]
+            return EnsembleBatches(self.train.x, self.train.y, rows, seeds, self.bootstrap)
         return TensorBatches(self.train.x, self.train.y, rows, shuffle=True, seed=self.seed)
 
     def val_dataloader(self) -> TensorBatches:

@@ -10,9 +10,12 @@ from typing import Any
 
 import torch
 
-from assayml.config.schema import AssayConfig
+from assayml.config.schema import AssayConfig, UncertaintyMethod
 from assayml.errors import ArtifactError
 from assayml.models.build import architecture_kwargs, build_network
+from assayml.models.ensemble import stack_members
+from assayml.models.heads import head_for
+from assayml.train.best_members import BestMembers
 from assayml.train.datamodule import FeatureDataModule
 
 BEST = "best"
@@ -23,7 +26,8 @@ LAST = "last"
 class FitResult:
     state_dict: dict[str, torch.Tensor]  # the best checkpoint's network weights
     best_score: float | None  # of train.monitor at the best checkpoint
-    best_epoch: int | None
+    best_epoch: int | None  # ensembles: the epoch most members were best at
+    net: torch.nn.Module  # the trained network (single or ensemble) with those weights
     epochs: int  # epochs run
     steps: int  # optimiser steps taken
     metrics: dict[str, float] = field(default_factory=dict)  # logged at the last epoch
@@ -44,10 +48,12 @@ def fit_network(
     from assayml.train.module import AssayModule
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    arch = architecture_kwargs(cfg.model)
-    net = build_network(cfg.model._target_, arch, data.in_features, out_features)
+    net = build_model(cfg, data.in_features, out_features)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)  # the run's own draws (dropout)
     fused = fused_steps(cfg)
     data.batch_size, data.fused_steps, data.seed = cfg.train.batch_size, fused, cfg.seed
+    data.members = getattr(net, "members", 0)
+    data.bootstrap = cfg.uncertainty.bootstrap
     module = AssayModule(
         net,
         task,
@@ -57,8 +63,12 @@ def fit_network(
         batch_size=cfg.train.batch_size,
         fused_steps=fused,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
+        head=model_head(cfg, task),
     )
     checkpoint, callbacks = _callbacks(cfg)
+    members = BestMembers() if data.members else None
+    if members is not None:
+        callbacks.append(members)
     if cfg.trainer.enable_progress_bar:
         from assayml.train.progress import build_progress
 
@@ -76,13 +86,18 @@ def fit_network(
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
     trainer.fit(module, datamodule=data, ckpt_path=_resume_path(cfg))
     state, best_epoch = module.net.state_dict(), None
-    if checkpoint.best_model_path:
+    if members is not None and members.state is not None:
+        state = members.state
+        best_epoch = max(set(members.best_epoch), key=members.best_epoch.count)
+    elif checkpoint.best_model_path:
         state, best_epoch = read_checkpoint(checkpoint.best_model_path)
+    net.load_state_dict(state)
     early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
     return FitResult(
         state_dict=state,
         best_score=_float(checkpoint.best_model_score),
         best_epoch=best_epoch,
+        net=net.eval(),
         epochs=trainer.current_epoch,
         steps=trainer.global_step,
         metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
@@ -122,6 +137,23 @@ def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
     }
     kwargs.update(overrides)
     return pl.Trainer(**kwargs)
+
+
+def model_head(cfg: AssayConfig, task: str) -> str:
+    return head_for(task, cfg.uncertainty.method.name, cfg.uncertainty.gaussian_head)
+
+
+def build_model(cfg: AssayConfig, in_features: int, out_features: int) -> torch.nn.Module:
+    """The configured network, or for ``uncertainty=ensemble`` its members stacked into one;
+    member i is initialised from seed + i, as it would be if trained alone."""
+    arch = architecture_kwargs(cfg.model)
+    if cfg.uncertainty.method is not UncertaintyMethod.ensemble:
+        return build_network(cfg.model._target_, arch, in_features, out_features)
+    members = []
+    for index in range(cfg.uncertainty.members):
+        torch.manual_seed(cfg.seed + index)
+        members.append(build_network(cfg.model._target_, arch, in_features, out_features))
+    return stack_members(members)
 
 
 def fused_steps(cfg: AssayConfig) -> int:

@@ -1,13 +1,18 @@
-"""The LightningModule: a plain network plus the task's loss, optimiser and epoch metrics.
+"""The LightningModule: a plain network (or a stacked ensemble) plus the task's loss,
+optimiser and epoch metrics.
 
 Where the per-step time goes (benchmarks/train_overhead.py, 2-core CPU, small MLP, batch
 256): the network's forward, backward and Adam step take ~350 us; Lightning's automatic
 optimisation adds ~250 us of hook dispatch around them (each hook call sets attributes on
 the module through ``nn.Module.__setattr__``, enters profiler contexts and visits every
 callback), per-step ``self.log`` adds more, and per-row DataLoader collation more again.
-So: batches are tensor slices (``batches.py``), losses are summed on the device and logged
+So: batches are tensor slices (``batches.py``), losses are kept on the device and logged
 once per epoch, and ``fused_steps`` optimiser steps run inside one Lightning step, with the
 same data order and arithmetic as one step per call (a test checks the weights are equal).
+
+An ensemble (``models/ensemble.py``) trains through the same steps: its batches are
+``[k, rows, features]`` (each member its own rows), its outputs ``[k, rows, out]``, and the
+loss is the sum of the members' losses.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from assayml.config.models import Optimizer
+from assayml.train.losses import member_losses, point_prediction
 
 
 class AssayModule(pl.LightningModule):
@@ -31,10 +36,12 @@ class AssayModule(pl.LightningModule):
         batch_size: int = 64,
         fused_steps: int = 1,
         gradient_clip_val: float | None = None,
+        head: str = "logits",
     ) -> None:
         super().__init__()
         self.net = net
-        self.task = task
+        self.members = getattr(net, "members", 1)  # the train loss shown is per member
+        self.task, self.head = task, head
         self.lr = lr
         self.weight_decay = weight_decay
         self.optimizer_name = getattr(optimizer, "name", optimizer)
@@ -43,28 +50,28 @@ class AssayModule(pl.LightningModule):
         self.clip = gradient_clip_val
         # Fused steps call the optimiser themselves; Lightning clips only in automatic mode.
         self.automatic_optimization = not self.fused
+        self.member_val_loss: torch.Tensor | None = None  # [k] after each validation epoch
         self._sums: dict[str, list[torch.Tensor]] = {}  # per-batch sums, reduced per epoch
         self._counts: dict[str, int] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[batch, features] -> logits [batch, classes] or predictions [batch, 1]."""
+        """[batch, features] (or [k, batch, features]) -> [(k,) batch, outputs]."""
         return self.net(x)
 
     def loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.task == "regression":
-            return F.mse_loss(output.squeeze(-1), y)
-        return F.cross_entropy(output, y)
+        return member_losses(output, y, self.task, self.head).sum()
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int):
         x, y = batch
         if not self.fused:
             loss = self.loss(self(x), y)
-            self._accumulate("train/loss", loss.detach() * len(y), len(y))
+            self._accumulate("train/loss", loss.detach() * y.shape[-1] / self.members, y.shape[-1])
             return loss
         wrapper = self.optimizers()
         optimizer = wrapper.optimizer  # the torch optimiser itself: no per-step hooks
-        for start in range(0, len(y), self.batch_size):  # [batch_size, features] each
-            xb, yb = x[start : start + self.batch_size], y[start : start + self.batch_size]
+        for start in range(0, y.shape[-1], self.batch_size):  # rows are the last y dim
+            rows = slice(start, start + self.batch_size)
+            xb, yb = x[..., rows, :], y[..., rows]
             loss = self.loss(self.net(xb), yb)
             optimizer.zero_grad()
             loss.backward()
@@ -75,22 +82,30 @@ class AssayModule(pl.LightningModule):
             wrapper._on_before_step()
             optimizer.step()
             wrapper._on_after_step()
-            self._accumulate("train/loss", loss.detach() * len(yb), len(yb))
+            self._accumulate(
+                "train/loss", loss.detach() * yb.shape[-1] / self.members, yb.shape[-1]
+            )
         return None
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         x, y = batch
-        output = self(x)
-        self._accumulate("val/loss", self.loss(output, y) * len(y), len(y))
+        output = self(x)  # [(k,) rows, out]
+        rows = y.shape[-1]
+        losses = member_losses(output, y, self.task, self.head)  # [k] or []
+        self._accumulate("val/member_loss", losses.detach() * rows, rows)
+        self._accumulate("val/loss", losses.mean() * rows, rows)
+        predicted = point_prediction(output, self.task)
         if self.task == "regression":
-            self._accumulate("val/mae", (output.squeeze(-1) - y).abs().sum(), len(y))
+            self._accumulate("val/mae", (predicted - y).abs().sum(dim=-1).mean(), rows)
         else:
-            self._accumulate("val/acc", (output.argmax(-1) == y).sum(), len(y))
+            self._accumulate("val/acc", (predicted == y).sum(dim=-1).float().mean(), rows)
 
     def on_train_epoch_end(self) -> None:
         self._log_means("train/")
 
     def on_validation_epoch_end(self) -> None:
+        member = self._mean("val/member_loss")
+        self.member_val_loss = member if member is not None and member.dim() else None
         self._log_means("val/")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -107,8 +122,12 @@ class AssayModule(pl.LightningModule):
         self._sums.setdefault(name, []).append(total.detach())
         self._counts[name] = self._counts.get(name, 0) + count
 
+    def _mean(self, name: str) -> torch.Tensor | None:
+        if name not in self._sums:
+            return None
+        return torch.stack(self._sums.pop(name)).double().sum(dim=0) / self._counts.pop(name)
+
     def _log_means(self, prefix: str) -> None:
         for name in [k for k in self._sums if k.startswith(prefix)]:
-            total = torch.stack(self._sums.pop(name)).double().sum()
-            mean = total / self._counts.pop(name)
+            mean = self._mean(name)
             self.log(name, mean.float(), prog_bar=name.endswith("loss"), sync_dist=True)
