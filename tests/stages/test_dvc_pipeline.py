@@ -35,14 +35,18 @@ def test_dvc_yaml_matches_the_stage_table() -> None:
         assert set(stage.outputs) <= set(declared), stage.name
         assert set(stage.code) <= set(entry["deps"]), stage.name
         assert f"records/{stage.name}.json" in declared, stage.name
-    assert "params.provenance.json" in stages["prepare"]["deps"]
+    assert "records/params.ok" in stages["prepare"]["deps"]
 
 
 def test_committed_params_yaml_is_the_composition_of_conf() -> None:
     from assayml.config.load import compose
     from assayml.config.params_file import composed_yaml
 
+    from assayml.config.params_file import conf_fingerprint
+
     assert (REPO / "params.yaml").read_text() == composed_yaml(compose([], REPO / "conf"))
+    provenance = json.loads((REPO / "params.provenance.json").read_text())
+    assert provenance["conf_sha256"] == conf_fingerprint(REPO / "conf")  # run `assay compose`
 
 
 def test_our_compose_writes_what_dvc_writes(tmp_path: Path) -> None:
@@ -93,7 +97,7 @@ def test_stale_params_stop_repro_until_composed(tmp_path: Path) -> None:
     assert ran(stale.stdout) == ["params"]  # nothing trained on the old values
     run_env(repo, *ASSAY, "compose")
     fresh = dvc_run(repo, "repro").stdout
-    assert "train" in ran(fresh) and "features" not in ran(fresh)
+    assert ran(fresh) == ["params", "train", "evaluate"]  # only what reads model.*
 
 
 @pytest.mark.slow

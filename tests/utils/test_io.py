@@ -43,3 +43,34 @@ def test_an_owned_directory_is_replaced_whole(tmp_path: Path) -> None:
         "sub/new.json"
     ]
     assert digests == {str(Path(owned, "sub", "new.json")): md5_file(owned / "sub" / "new.json")}
+
+
+def test_a_folder_with_sub_folders_is_never_replaced(tmp_path: Path) -> None:
+    from assayml.errors import ArtifactError
+
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "precious.csv").write_text("x\n1\n")
+    with pytest.raises(ArtifactError, match="sub-folders"), atomic_outputs() as out:
+        out.own_dir(tmp_path / "data")
+    assert (tmp_path / "data" / "raw" / "precious.csv").is_file()
+
+
+def test_the_working_directory_is_never_an_output_folder(tmp_path: Path, monkeypatch) -> None:
+    from assayml.errors import ArtifactError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArtifactError, match="project itself"), atomic_outputs() as out:
+        out.own_dir(".")
+
+
+def test_an_interrupted_swap_is_restored(tmp_path: Path) -> None:
+    """Killed between renaming the old folder away and the new one in: the old comes back
+    when the next stage claims the folder."""
+    from assayml.utils.io import OutputBatch
+
+    (tmp_path / ".abc.old.models").mkdir()
+    (tmp_path / ".abc.old.models" / "model.json").write_text("{}")
+    batch = OutputBatch()
+    batch.own_dir(tmp_path / "models")
+    batch.abort()
+    assert (tmp_path / "models" / "model.json").read_text() == "{}"

@@ -7,8 +7,13 @@ old values. The ``params`` stage of ``dvc.yaml`` (deps: ``conf/`` and every para
 ``dvc exp run``), when the file equals a fresh composition of ``conf/``, or when ``conf/`` has
 not changed since the file was composed (the file then holds deliberate overrides, e.g. from
 ``assay compose model.lr=0.003`` or ``dvc exp apply``). Otherwise it stops the pipeline and
-names the one command to run. ``params.provenance.json`` records the fingerprint of ``conf/``
-that the current ``params.yaml`` was composed from.
+names the one command to run. ``params.provenance.json`` (in git) records the fingerprint of
+what the current ``params.yaml`` was composed from: ``conf/`` and the schemas in
+``assayml.config`` (a new schema field changes the composition as much as an edited YAML).
+
+The stage's declared output is ``records/params.ok``, whose content never changes: ``prepare``
+depends on it only so that DVC runs the check first, and an edit to ``conf/`` reruns nothing
+but the stages whose params changed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from assayml.utils.io import atomic_outputs
 
 PARAMS_FILE = "params.yaml"
 PROVENANCE_FILE = "params.provenance.json"
+CHECKED_FILE = "records/params.ok"  # the params stage's DVC output: constant content
 DVC_EXPERIMENT_ENV = ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")  # set by `dvc exp run`
 
 
@@ -37,12 +43,16 @@ def composed_yaml(cfg: DictConfig) -> str:
 
 
 def conf_fingerprint(conf_dir: str | Path) -> str:
-    """SHA-256 over every YAML file of ``conf/`` (relative path and bytes, in sorted order)."""
-    conf_dir = Path(conf_dir)
+    """SHA-256 over every YAML file of ``conf/`` and every schema module of
+    ``assayml.config`` (relative path and bytes, in sorted order)."""
+    import assayml.config
+
+    schema_dir = Path(assayml.config.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(conf_dir.rglob("*.yaml")):
-        digest.update(path.relative_to(conf_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for base, pattern in ((Path(conf_dir), "*.yaml"), (schema_dir, "*.py")):
+        for path in sorted(base.rglob(pattern)):
+            digest.update(f"{base.name}/{path.relative_to(base).as_posix()}".encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -78,6 +88,8 @@ def check_params(conf_dir: str | Path, root: str | Path = ".") -> str:
         else:
             raise ConfigError(_stale_message(params, fresh))
     _record(root / PROVENANCE_FILE, current)
+    with atomic_outputs() as out:
+        out.write_text(root / CHECKED_FILE, "params.yaml checked against conf/\n")
     return reason
 
 

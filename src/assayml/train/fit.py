@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,7 +197,8 @@ def _callbacks(cfg: AssayConfig):
 
 
 def _resume_path(cfg: AssayConfig) -> str | None:
-    """The last checkpoint when resuming; otherwise start clean (old checkpoints removed)."""
+    """The last checkpoint when resuming; otherwise start clean (old checkpoint files
+    removed: only ``*.ckpt`` directly in the folder, never the folder)."""
     directory = Path(cfg.paths.checkpoints_dir)
     last = directory / f"{LAST}.ckpt"
     if cfg.train.resume:
@@ -206,8 +206,8 @@ def _resume_path(cfg: AssayConfig) -> str | None:
             raise ArtifactError(f"{last}: no checkpoint to resume from (train.resume=true)")
         read_checkpoint(str(last))  # refuse a damaged file before Lightning touches it
         return str(last)
-    if directory.is_dir():
-        shutil.rmtree(directory)
+    for stale in directory.glob("*.ckpt") if directory.is_dir() else ():
+        stale.unlink()
     return None
 
 

@@ -34,9 +34,17 @@ class OutputBatch:
         self._dirs: list[tuple[Path, Path]] = []  # (temporary, final) owned directories
 
     def own_dir(self, final_dir: str | Path) -> None:
-        """Make ``final_dir`` wholly this stage's: its new content replaces the old."""
+        """Make ``final_dir`` wholly this stage's: its new content replaces the old.
+
+        Raises:
+            ArtifactError: when ``final_dir`` holds sub-folders (no stage writes any: it is
+                someone's folder, e.g. ``paths.prepared_dir=data``) or contains the working
+                directory; nothing is replaced.
+        """
         final_dir = Path(os.path.normpath(final_dir))
+        refuse_foreign_dir(final_dir)
         final_dir.parent.mkdir(parents=True, exist_ok=True)
+        restore_interrupted_swap(final_dir)
         temp = final_dir.parent / f".{uuid.uuid4().hex[:12]}.tmp.{final_dir.name}"
         temp.mkdir()
         self._dirs.append((temp, final_dir))
@@ -91,6 +99,32 @@ class OutputBatch:
         self._files.clear()
         self._loose.clear()
         self._dirs.clear()
+
+
+def refuse_foreign_dir(folder: Path) -> None:
+    """Stop before an output folder setting would replace a folder a stage did not make."""
+    from assayml.errors import ArtifactError
+
+    if Path.cwd().resolve().is_relative_to(folder.resolve()):
+        raise ArtifactError(
+            f"{folder}: an output folder cannot hold the project itself; "
+            "point the paths.* setting at a folder of its own"
+        )
+    if folder.is_dir() and any(entry.is_dir() for entry in folder.iterdir()):
+        raise ArtifactError(
+            f"{folder}: holds sub-folders, so it is not a stage's output "
+            "folder; refusing to replace it (check the paths.* settings)"
+        )
+
+
+def restore_interrupted_swap(folder: Path) -> None:
+    """A kill between the two renames of a swap leaves the old folder under a temporary
+    name and none at ``folder``: put the old one back."""
+    if folder.exists():
+        return
+    leftovers = sorted(folder.parent.glob(f".*.old.{folder.name}"), key=os.path.getmtime)
+    if leftovers:
+        os.replace(leftovers[-1], folder)
 
 
 @contextmanager
