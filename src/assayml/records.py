@@ -75,6 +75,14 @@ def git_state(root: str | Path = ".") -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(changed), "changed": changed[:MAX_CHANGED_LISTED]}
 
 
+def resolve_rev(root: str | Path, rev: str) -> str | None:
+    """The commit a revision (tag, branch, sha) names now: tags and branches can move."""
+    try:
+        return _git(root, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def _git(root: str | Path, *args: str) -> str:
     result = subprocess.run(
         ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30

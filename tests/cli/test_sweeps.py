@@ -140,6 +140,24 @@ def test_optuna_search_is_seeded_resumable_and_writes_best_params(project: Path)
 
 
 @pytest.mark.slow
+def test_a_search_for_a_metric_no_trial_reports_stops_with_exit_2(project: Path) -> None:
+    result = assay(
+        project,
+        "run",
+        "-m",
+        *SEARCH,
+        "objective.metric=rmse",
+        "objective.direction=minimize",
+        "hydra.sweeper.n_trials=5",
+        *TINY,
+        f"hydra.sweep.dir={project / 's'}",
+    )
+    assert result.returncode == 2
+    assert "objective.metric 'rmse' is not among the metrics a trial reports" in result.stderr
+    assert len(optuna_trials(project / "s")) == 1  # stopped after the first trial
+
+
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_failed_and_the_search_goes_on(project: Path) -> None:
     sweep = project / "s"
     bad_space = "hydra.sweeper.params={model.lr: {type: float, low: 0.5, high: 3.0}}"

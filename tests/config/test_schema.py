@@ -10,10 +10,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from assayml.config import compose, config_hash, to_typed
+from assayml.config.custom_models import resolve_builder
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
 from assayml.config.schema import AssayConfig, Task
 from assayml.errors import ConfigError
-from assayml.models.build import resolve_builder
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUP_OPTIONS = {

@@ -12,7 +12,7 @@ from assayml.config.schema import DataConfig, DataSource, FileFormat
 from assayml.data.builtin import BUILTIN_LOADERS
 from assayml.data.sources import load_raw, parse_table
 from assayml.errors import ConfigError, DataError
-from tests.repo_helpers import commit_data_version, init_repo
+from tests.repo_helpers import commit_data_version, git, init_repo
 
 V1 = "x,y\n1.0,0\n2.0,1\n3.0,0\n"
 V2 = "x,y\n10.0,1\n20.0,0\n30.0,1\n40.0,0\n"
@@ -73,6 +73,7 @@ def test_rev_reads_the_dvc_tracked_version_at_that_tag(tmp_path: Path) -> None:
     assert at_v1.md5 == md5_v1 and len(at_v1.frame) == 3
     assert workspace.md5 == md5_v2 and len(workspace.frame) == 4
     assert at_v1.origin["rev"] == "v1"
+    assert at_v1.origin["rev_commit"] == git(repo, "rev-parse", "v1^{commit}").strip()
 
 
 def test_unknown_rev_is_a_data_error(tmp_path: Path) -> None:

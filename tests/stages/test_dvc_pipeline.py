@@ -40,9 +40,7 @@ def test_dvc_yaml_matches_the_stage_table() -> None:
 
 def test_committed_params_yaml_is_the_composition_of_conf() -> None:
     from assayml.config.load import compose
-    from assayml.config.params_file import composed_yaml
-
-    from assayml.config.params_file import conf_fingerprint
+    from assayml.config.params_file import composed_yaml, conf_fingerprint
 
     assert (REPO / "params.yaml").read_text() == composed_yaml(compose([], REPO / "conf"))
     provenance = json.loads((REPO / "params.provenance.json").read_text())

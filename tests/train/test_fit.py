@@ -114,7 +114,18 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(make_cfg, projec
     assert weights_hash(project / "models") != straight
     records = run_stages(make_cfg(*base, "trainer.max_epochs=5", "train.resume=true"), ("train",))
     assert records["train"].details["epochs"] == 5
+    assert records["train"].details["resumed_from"].endswith("last.ckpt")
     assert weights_hash(project / "models") == straight
+
+
+def test_resuming_under_another_config_is_refused(make_cfg, project) -> None:
+    from assayml.errors import ArtifactError
+
+    run_stages(make_cfg("trainer.max_epochs=2"), ("prepare", "features", "train"))
+    with pytest.raises(ArtifactError, match=r"another config \(differs at model\.lr\)"):
+        run_stages(
+            make_cfg("trainer.max_epochs=4", "train.resume=true", "model.lr=0.01"), ("train",)
+        )
 
 
 @pytest.mark.slow
@@ -150,6 +161,7 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(make_cfg, projec
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished
     time.sleep(0.1)
     assert (project / "checkpoints" / "last.ckpt").is_file()
     resumed = subprocess.run(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import optuna
 
-from assayml import tune
 from assayml.cli.jobs import run_stages_safely
+from assayml.experiments import tune
 from tests.stages.helpers import run_stages
 
 

@@ -26,11 +26,12 @@ def run_config_command(command: str, args: list[str]) -> int:
     import hydra
 
     from assayml.cli.jobs import run_job
-    from assayml.cli.sweep_summary import LAST_SWEEP
     from assayml.config.store import register_configs
+    from assayml.experiments.sweep_summary import LAST_SWEEP, SWEEP_PROBLEMS, sweep_exit_code
 
     register_configs()
     LAST_SWEEP.clear()
+    SWEEP_PROBLEMS.clear()
     state: dict[str, Any] = {"started": False, "codes": []}
 
     @hydra.main(config_path=str(conf), config_name=CONFIG_NAME, version_base="1.3")
@@ -51,7 +52,7 @@ def run_config_command(command: str, args: list[str]) -> int:
         return EXIT_BAD_INPUT if code == 1 and not state["started"] else code
     finally:
         sys.argv = saved_argv
-    if len(state["codes"]) <= 1 and "codes" in LAST_SWEEP:
+    if "codes" in LAST_SWEEP or SWEEP_PROBLEMS:
         # A sweep: jobs may have run in other processes; the summary has their codes.
-        return max(LAST_SWEEP["codes"], default=EXIT_OK)
+        return sweep_exit_code(LAST_SWEEP.get("codes", []))
     return max(state["codes"], default=EXIT_OK)

@@ -26,8 +26,8 @@ def run_job(command: str, cfg) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from assayml.cli.run_record import run_metrics, write_run_record
     from assayml.config.load import to_typed
+    from assayml.experiments.run_record import run_metrics, write_run_record
     from assayml.records import utc_now
 
     hydra_cfg = HydraConfig.get()

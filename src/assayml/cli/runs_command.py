@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_runs(args: list[str]) -> int:
-    from assayml.runs import compare_runs, find_runs, resolve_run
+    from assayml.experiments.runs import compare_runs, find_runs, resolve_run
 
     opts = parser().parse_args(args)
     try:

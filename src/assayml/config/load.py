@@ -96,7 +96,7 @@ def model_schema(model: dict[str, Any]) -> type[ModelConfig]:
     target = model["_target_"]
     if target in BUILTIN_MODEL_SCHEMAS:
         return BUILTIN_MODEL_SCHEMAS[target]
-    from assayml.models.build import schema_for_builder
+    from assayml.config.custom_models import schema_for_builder
 
     return schema_for_builder(target)
 

@@ -192,7 +192,8 @@ class TrainConfig:
     # dispatch (~250 us here) costs about as much as a small network's step, so we amortise
     # it. Same data order and arithmetic (bit-identical weights); per-step hooks
     # (on_before_backward, ...) then fire once per group. 1: plain automatic optimisation.
-    # Distributed strategies and 16-mixed precision always use 1.
+    # Distributed strategies and 16-mixed precision always use 1. Lightning then counts a
+    # group as one batch: trainer.limit_train_batches limits groups, not optimiser steps.
     fused_steps: int = 32
     monitor: str = "val/loss"  # metric for early stopping and best-checkpoint selection
     mode: MonitorMode = MonitorMode.min

@@ -37,6 +37,10 @@ def load_raw(cfg: DataConfig, root_dir: str | Path = ".") -> RawData:
     content = read_bytes(cfg.path, cfg.rev, root_dir)
     frame = parse_table(content, cfg.path, cfg.format)
     origin = {"source": "file", "name": cfg.name, "path": cfg.path, "rev": cfg.rev}
+    if cfg.rev is not None:
+        from assayml.records import resolve_rev
+
+        origin["rev_commit"] = resolve_rev(root_dir, cfg.rev)
     return RawData(frame, hashlib.md5(content).hexdigest(), origin)
 
 

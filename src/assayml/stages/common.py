@@ -58,9 +58,21 @@ def read_json(path: Path, produced_by: str) -> dict[str, Any]:
         ) from err
 
 
+def read_parquet(path: Path, produced_by: str):
+    """An upstream Parquet output; missing or damaged means that stage must run (again)."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found (run `assay {produced_by}` first)") from None
+    except Exception as err:  # pyarrow raises several kinds for a damaged file
+        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay {produced_by}`") from err
+
+
 def upstream_data(cfg: AssayConfig, produced_by: str) -> dict[str, Any]:
     """The raw-data identity an upstream stage recorded, carried into this stage's record."""
     return read_json(record_path(cfg, produced_by), produced_by)["data"]
 
 
-__all__ = ["finish_record", "read_json", "record_path", "upstream_data", "utc_now"]
+__all__ = ["finish_record", "read_json", "read_parquet", "record_path", "upstream_data", "utc_now"]

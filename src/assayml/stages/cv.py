@@ -67,14 +67,17 @@ def fold_metrics(
     train_idx: np.ndarray,
     held_idx: np.ndarray,
 ) -> dict[str, Any]:
-    """Fit the transform and the model on the fold's training rows; score the held rows."""
+    """Fit the transform and the model on the fold's training rows (early stopping on an
+    inner validation part of them, as the pipeline uses val); score the held-out rows,
+    which take no part in fitting or model selection."""
     from assayml.models.heads import output_width
     from assayml.stages.train import check_uncertainty, sampling_for
     from assayml.train.datamodule import FeatureDataModule, SplitTensors
     from assayml.train.fit import fit_network, model_head
 
-    train, held = frame.iloc[train_idx], frame.iloc[held_idx]
     target, task = profile["target"], profile["task"]
+    train, inner_val = inner_split(cfg, frame.iloc[train_idx], target, task)
+    held = frame.iloc[held_idx]
     transform = fit_transform(
         train,
         schema_from_profile(profile),
@@ -83,27 +86,37 @@ def fold_metrics(
         task,
         frame[target].unique().tolist(),
     )
-    tensors = [_tensors(transform, part) for part in (train, held)]
+    tensors = [_tensors(transform, part) for part in (train, inner_val, held)]
     data = FeatureDataModule(SplitTensors(*tensors[0]), SplitTensors(*tensors[1]), 1)
     check_uncertainty(cfg, task)
     out_features = output_width(task, len(transform.target.classes), model_head(cfg, task))
     result = fit_network(fold_config(cfg, fold), data, out_features, task)
     sampling = sampling_for(cfg, model_head(cfg, task))
-    pred = predict(result.net, transform, tensors[1][0].numpy(), cfg.evaluate.threshold, sampling)
-    y = held[target].to_numpy(dtype=float) if task == "regression" else tensors[1][1].numpy()
+    pred = predict(result.net, transform, tensors[2][0].numpy(), cfg.evaluate.threshold, sampling)
+    y = held[target].to_numpy(dtype=float) if task == "regression" else tensors[2][1].numpy()
     metrics = compute_metrics(pred, y, cfg.evaluate.threshold)
     metrics.pop("confusion_matrix", None)
     return {"fold": fold, "best_epoch": result.best_epoch, **metrics}
 
 
+def inner_split(cfg: AssayConfig, rows: pd.DataFrame, target: str, task: str):
+    """(train, val) parts of a fold's training rows, in the configured val proportion."""
+    from sklearn.model_selection import train_test_split
+
+    share = cfg.data.split.val / (cfg.data.split.train + cfg.data.split.val)
+    labels = rows[target] if task != "regression" and cfg.data.split.stratify else None
+    return train_test_split(rows, test_size=share, random_state=cfg.seed, stratify=labels)
+
+
 def fold_config(cfg: AssayConfig, fold: int) -> AssayConfig:
-    """The run's config with the fold's own checkpoints, and no logger or progress bar."""
+    """The run's config with the fold's own checkpoints, no resume, logger or progress."""
     paths = dataclasses.replace(
         cfg.paths, checkpoints_dir=f"{cfg.paths.checkpoints_dir}/cv/fold{fold}"
     )
     logger = dataclasses.replace(cfg.logger, name=LoggerKind.none)
     trainer = dataclasses.replace(cfg.trainer, enable_progress_bar=False)
-    return dataclasses.replace(cfg, paths=paths, logger=logger, trainer=trainer)
+    train = dataclasses.replace(cfg.train, resume=False)
+    return dataclasses.replace(cfg, paths=paths, logger=logger, trainer=trainer, train=train)
 
 
 def summarise_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from assayml.config.schema import AssayConfig
-from assayml.errors import ArtifactError
 from assayml.evaluate.metrics import compute_metrics
 from assayml.evaluate.plots import plot_data, plot_pngs
 from assayml.evaluate.uncertainty_report import uncertainty_report
@@ -15,7 +12,7 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, upstream_data, utc_now
+from assayml.stages.common import finish_record, read_parquet, upstream_data, utc_now
 from assayml.stages.train import TRANSFORM_COPY
 from assayml.uncertainty.plots import uncertainty_pngs
 from assayml.utils.io import atomic_outputs
@@ -32,7 +29,7 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     split_path = Path(cfg.paths.prepared_dir) / f"{cfg.evaluate.split}.parquet"
-    frame = read_split(split_path)
+    frame = read_parquet(split_path, "prepare")
     # Raw prepared rows go through the saved transform: the path predict and serve take.
     x = transform.transform(frame)
     y_encoded = transform.encode_target(frame[transform.target.name])
@@ -73,12 +70,3 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
             started,
             details,
         )
-
-
-def read_split(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found (run `assay prepare` first)") from None
-    except Exception as err:  # pyarrow raises several kinds for a damaged file
-        raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay prepare`") from err

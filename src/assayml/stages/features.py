@@ -8,11 +8,10 @@ import pandas as pd
 
 from assayml.config.schema import AssayConfig, ColumnSpec, ColumnType
 from assayml.data.split import SPLITS
-from assayml.errors import ArtifactError
 from assayml.features.fit import fit_transform
 from assayml.features.transform import FeatureTransform
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, read_json, utc_now
+from assayml.stages.common import finish_record, read_json, read_parquet, utc_now
 from assayml.stages.prepare import PROFILE_FILE
 from assayml.utils.io import atomic_outputs
 
@@ -43,16 +42,7 @@ def run_features(cfg: AssayConfig) -> StageRecord:
 
 
 def read_splits(prepared: Path) -> dict[str, pd.DataFrame]:
-    splits = {}
-    for name in SPLITS:
-        path = prepared / f"{name}.parquet"
-        try:
-            splits[name] = pd.read_parquet(path)
-        except FileNotFoundError:
-            raise ArtifactError(f"{path}: not found (run `assay prepare` first)") from None
-        except Exception as err:  # pyarrow raises several kinds for a damaged file
-            raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay prepare`") from err
-    return splits
+    return {name: read_parquet(prepared / f"{name}.parquet", "prepare") for name in SPLITS}
 
 
 def schema_from_profile(profile: dict) -> dict[str, ColumnSpec]:

@@ -107,6 +107,7 @@ def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -
         "steps": result.steps,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "resumed_from": result.resumed_from,
         "monitor": cfg.train.monitor,
         "best_score": result.best_score,
         "final_metrics": result.metrics,

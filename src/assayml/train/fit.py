@@ -16,6 +16,7 @@ from assayml.models.ensemble import stack_members
 from assayml.models.heads import head_for
 from assayml.train.best_members import BestMembers
 from assayml.train.datamodule import FeatureDataModule
+from assayml.train.run_state import check_resumable
 
 BEST = "best"
 LAST = "last"
@@ -31,6 +32,7 @@ class FitResult:
     steps: int  # optimiser steps taken
     metrics: dict[str, float] = field(default_factory=dict)  # logged at the last epoch
     stopped_early: bool = False
+    resumed_from: str | None = None  # the checkpoint a resumed run continued from
 
 
 def fit_network(
@@ -42,6 +44,46 @@ def fit_network(
 ) -> FitResult:
     """Train the configured network on ``data``'s train split, selecting the best epoch on
     its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``."""
+    module = build_module(cfg, data, out_features, task)
+    checkpoint, callbacks = _callbacks(cfg)
+    members = BestMembers() if data.members else None
+    callbacks += [members] if members else []
+    if cfg.trainer.enable_progress_bar:
+        from assayml.train.progress import build_progress
+
+        callbacks.append(build_progress(len(data.train_dataloader())))
+    if cfg.tune.trial_id is not None:
+        from assayml.experiments.tune import pruning_callbacks
+
+        callbacks += pruning_callbacks(cfg.tune)
+    if module.fused:
+        trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
+    trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
+    resumed_from = _resume_path(cfg)
+    trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    state, best_epoch = module.net.state_dict(), None
+    if members is not None and members.state is not None:
+        state = members.state
+        best_epoch = max(set(members.best_epoch), key=members.best_epoch.count)
+    elif checkpoint.best_model_path:
+        state, best_epoch = read_checkpoint(checkpoint.best_model_path)
+    module.net.load_state_dict(state)
+    early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
+    return FitResult(
+        state_dict=state,
+        best_score=_float(checkpoint.best_model_score),
+        best_epoch=best_epoch,
+        net=module.net.eval(),
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+        metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
+        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+        resumed_from=resumed_from,
+    )
+
+
+def build_module(cfg: AssayConfig, data: FeatureDataModule, out_features: int, task: str):
+    """Seeded network (or ensemble) inside the LightningModule; sets up ``data`` to match."""
     import lightning.pytorch as pl
 
     from assayml.train.module import AssayModule
@@ -53,7 +95,7 @@ def fit_network(
     data.batch_size, data.fused_steps, data.seed = cfg.train.batch_size, fused, cfg.seed
     data.members = getattr(net, "members", 0)
     data.bootstrap = cfg.uncertainty.bootstrap
-    module = AssayModule(
+    return AssayModule(
         net,
         task,
         cfg.model.lr,
@@ -63,44 +105,6 @@ def fit_network(
         fused_steps=fused,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         head=model_head(cfg, task),
-    )
-    checkpoint, callbacks = _callbacks(cfg)
-    members = BestMembers() if data.members else None
-    if members is not None:
-        callbacks.append(members)
-    if cfg.trainer.enable_progress_bar:
-        from assayml.train.progress import build_progress
-
-        callbacks.append(build_progress(len(data.train_dataloader())))
-    if cfg.tune.trial_id is not None and cfg.tune.prune_monitor:
-        from optuna_integration import PyTorchLightningPruningCallback
-
-        from assayml.tune import trial_for_job
-
-        callbacks.append(
-            PyTorchLightningPruningCallback(trial_for_job(cfg.tune), cfg.tune.prune_monitor)
-        )
-    if fused > 1:
-        trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
-    trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
-    trainer.fit(module, datamodule=data, ckpt_path=_resume_path(cfg))
-    state, best_epoch = module.net.state_dict(), None
-    if members is not None and members.state is not None:
-        state = members.state
-        best_epoch = max(set(members.best_epoch), key=members.best_epoch.count)
-    elif checkpoint.best_model_path:
-        state, best_epoch = read_checkpoint(checkpoint.best_model_path)
-    net.load_state_dict(state)
-    early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
-    return FitResult(
-        state_dict=state,
-        best_score=_float(checkpoint.best_model_score),
-        best_epoch=best_epoch,
-        net=net.eval(),
-        epochs=trainer.current_epoch,
-        steps=trainer.global_step,
-        metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
-        stopped_early=bool(early is not None and early.stopped_epoch > 0),
     )
 
 
@@ -180,9 +184,9 @@ def _callbacks(cfg: AssayConfig):
         save_last=True,
         enable_version_counter=False,
     )
-    from assayml.train.rng import RngStateCheckpoint
+    from assayml.train.run_state import RunStateCheckpoint
 
-    callbacks: list[Any] = [checkpoint, RngStateCheckpoint()]
+    callbacks: list[Any] = [checkpoint, RunStateCheckpoint(cfg)]
     stop = cfg.train.early_stopping
     if stop.enabled:
         callbacks.append(
@@ -204,18 +208,26 @@ def _resume_path(cfg: AssayConfig) -> str | None:
     if cfg.train.resume:
         if not last.is_file():
             raise ArtifactError(f"{last}: no checkpoint to resume from (train.resume=true)")
-        read_checkpoint(str(last))  # refuse a damaged file before Lightning touches it
+        check_resumable(load_checkpoint(str(last)), cfg, str(last))  # before Lightning reads it
         return str(last)
     for stale in directory.glob("*.ckpt") if directory.is_dir() else ():
         stale.unlink()
     return None
 
 
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """A Lightning checkpoint, loaded without unpickling code (``weights_only=True``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a bad file
+        raise ArtifactError(f"{path}: unreadable checkpoint: {err}") from err
+
+
 def read_checkpoint(path: str) -> tuple[dict[str, torch.Tensor], int]:
     """The network weights of a Lightning checkpoint and the epoch it was saved after
-    (1-based), loaded without unpickling code (``weights_only=True``)."""
+    (1-based)."""
+    checkpoint = load_checkpoint(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         prefix = "net."
         state = {
             k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)

@@ -39,22 +39,17 @@ class AssayOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from assayml import tune
-        from assayml.cli.objective import resolve_objective
+        from assayml.experiments import tune
+        from assayml.experiments.sweep_summary import report_sweep_problem
 
         if not self.space:
             raise ValueError("hydra.sweeper.params is empty: declare the search space")
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        objective = self.config.get("objective", {})
-        metric, direction = resolve_objective(
-            _name(objective.get("metric", "auto")),
-            _name(objective.get("direction", "auto")),
-            {"rmse": 0} if _regression(self.config) else {},
-        )
+        metric, direction = self._objective()
         storage = self.storage or tune.storage_url(sweep_dir)
         study = tune.open_study(self.study_name, storage, direction, self.seed, self.pruner)
-        if requeued := tune.requeue_interrupted(study):
+        if self.storage is None and (requeued := tune.requeue_interrupted(study)):
             log.info("resuming: %d interrupted trial(s) queued again", requeued)
         monitor = _pruning_monitor(direction, _regression(self.config))
         while (remaining := self.n_trials - tune.finished_trials(study)) > 0:
@@ -66,11 +61,29 @@ class AssayOptunaSweeper(Sweeper):
                 outcome = ret.return_value if ret.status.name == "COMPLETED" else None
                 state = tune.tell(study, trial, outcome, metric)
                 log.info("trial %d: %s %s", trial.number, state, _value(outcome, metric))
+                if problem := tune.objective_problem(outcome, metric):
+                    report_sweep_problem(problem)  # every trial would fail alike: stop now
+                    return study
         self._write_best(study, sweep_dir, arguments, metric)
         return study
 
+    def _objective(self) -> tuple[str, str]:
+        """(metric, direction) from ``objective``; ``auto`` needs a declared task."""
+        from assayml.experiments.objective import resolve_objective
+
+        objective = self.config.get("objective", {})
+        metric = _name(objective.get("metric", "auto"))
+        task = _name(self.config.get("data", {}).get("task", "auto"))
+        if metric == "auto" and task == "auto":
+            raise ValueError(
+                "objective.metric is auto and data.task is auto: name the metric "
+                "to optimise, e.g. objective.metric=accuracy or rmse"
+            )
+        known = {"rmse": 0} if task == "regression" else {}
+        return resolve_objective(metric, _name(objective.get("direction", "auto")), known)
+
     def _overrides(self, arguments, trial, storage: str, monitor: str | None) -> list[str]:
-        from assayml import tune
+        from assayml.experiments import tune
 
         sampled = tune.suggest(trial, self.space)
         # trial._trial_id: Optuna's Trial(study, trial_id) is how a job in another process
@@ -86,7 +99,7 @@ class AssayOptunaSweeper(Sweeper):
         ]
 
     def _write_best(self, study, sweep_dir: Path, arguments: list[str], metric: str) -> None:
-        from assayml import tune
+        from assayml.experiments import tune
         from assayml.utils.io import atomic_outputs
 
         completed = [t for t in study.trials if t.value is not None]

@@ -63,23 +63,38 @@ def build_pruner(name: str):
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
 
 
+INTERRUPTED = "assay_interrupted"  # study attribute: numbers of trials an interruption left
+
+
 def requeue_interrupted(study) -> int:
     """Trials left RUNNING by an interrupted search: marked failed, their params queued
-    again so the search resumes where it stopped. Returns how many."""
+    again so the search resumes where it stopped. Returns how many.
+
+    Only for a study no other process is running (the sweep folder's own SQLite file): in
+    a shared database a RUNNING trial may be another worker's live one.
+    """
     from optuna.trial import TrialState
 
     stale = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
     for trial in stale:
+        # Optuna has no public call to fail another process's trial; this is what
+        # study.tell does for a trial of this process.
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
+    if stale:
+        earlier = study.user_attrs.get(INTERRUPTED, [])
+        study.set_user_attr(INTERRUPTED, [*earlier, *(t.number for t in stale)])
     return len(stale)
 
 
 def finished_trials(study) -> int:
+    """Trials that ran to an end, not counting those an interruption cut short (they run
+    again, so the search still gets ``n_trials`` results)."""
     from optuna.trial import TrialState
 
     done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+    cut = set(study.user_attrs.get(INTERRUPTED, []))
+    return sum(t.state in done and t.number not in cut for t in study.get_trials(deepcopy=False))
 
 
 def tell(study, trial, outcome: dict[str, Any] | None, metric: str) -> str:
@@ -95,6 +110,21 @@ def tell(study, trial, outcome: dict[str, Any] | None, metric: str) -> str:
         return "complete"
     study.tell(trial, state=TrialState.FAIL)
     return "failed"
+
+
+def objective_problem(outcome: dict[str, Any] | None, metric: str) -> str | None:
+    """Why the search cannot go on, if a trial ran to the end without the objective among
+    its metrics (a misspelt or task-inapplicable metric fails every trial alike)."""
+    if not outcome or outcome.get("code") != 0 or outcome.get("pruned"):
+        return None
+    metrics = outcome.get("metrics", {})
+    if metric in metrics:
+        return None
+    shown = ", ".join(sorted(metrics)) or "none"
+    return (
+        f"objective.metric '{metric}' is not among the metrics a trial reports ({shown}); "
+        "set objective.metric to one of them"
+    )
 
 
 def best_params_yaml(study, base_overrides: list[str], metric: str) -> str:
@@ -123,6 +153,16 @@ def _set(tree: dict[str, Any], path: list[str], value: Any) -> None:
     for part in path[:-1]:
         tree = tree.setdefault(part, {})
     tree[path[-1]] = value
+
+
+def pruning_callbacks(cfg: TuneConfig) -> list:
+    """For a search trial's job: the Lightning callback that reports ``prune_monitor`` each
+    epoch and stops the trial when the pruner says so. Empty outside a search."""
+    if cfg.trial_id is None or not cfg.prune_monitor:
+        return []
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    return [PyTorchLightningPruningCallback(trial_for_job(cfg), cfg.prune_monitor)]
 
 
 def trial_for_job(cfg: TuneConfig):

@@ -6,8 +6,8 @@ import optuna
 import pytest
 import yaml
 
-from assayml import tune
 from assayml.config.schema import SearchParam
+from assayml.experiments import tune
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ def test_interrupted_trials_are_failed_and_queued_again(study) -> None:
     tune.suggest(trial, {"model.lr": SearchParam(low=1e-3, high=1e-1, log=True)})
     assert tune.requeue_interrupted(study) == 1
     assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert tune.finished_trials(study) == 0  # the cut-short trial will run again
     retried = study.ask()
     assert (
         tune.suggest(

@@ -12,16 +12,33 @@ import csv
 import io
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from assayml.cli.objective import resolve_objective
-from assayml.cli.run_record import RUN_FILE
+from assayml.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
+from assayml.experiments.objective import resolve_objective
+from assayml.experiments.run_record import RUN_FILE
 from assayml.utils.io import atomic_outputs
 
 LAST_SWEEP: dict[str, Any] = {}  # the latest summary, for the CLI's exit code
+SWEEP_PROBLEMS: list[str] = []  # problems that stopped or spoiled the latest sweep
+
+
+def report_sweep_problem(message: str) -> None:
+    print(f"assay: sweep error: {message}", file=sys.stderr, flush=True)
+    SWEEP_PROBLEMS.append(message)
+
+
+def sweep_exit_code(codes: list[int]) -> int:
+    """0 when every job passed; an internal error (1) outranks input (2) and check (3)
+    failures, so a crash is never hidden behind a bad config elsewhere in the sweep."""
+    if SWEEP_PROBLEMS:
+        return EXIT_BAD_INPUT
+    failed = [code for code in codes if code]
+    return EXIT_INTERNAL if EXIT_INTERNAL in failed else max(failed, default=0)
 
 
 class SweepSummary(Callback):
@@ -29,7 +46,11 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         objective = config.get("objective") or {}
         metric, direction = (_name(objective.get(k, "auto")) for k in ("metric", "direction"))
-        summary = summarise_sweep(sweep_dir, metric, direction)
+        try:
+            summary = summarise_sweep(sweep_dir, metric, direction)
+        except ValueError as err:  # an objective no job can be ranked by
+            report_sweep_problem(str(err))
+            return
         LAST_SWEEP.clear()
         LAST_SWEEP.update(summary)
         if summary["rows"]:
@@ -44,6 +65,10 @@ def summarise_sweep(sweep_dir: Path, metric: str = "auto", direction: str = "aut
         return {"rows": [], "codes": [], "markdown": ""}
     ok = next((r["metrics"] for r in runs if r["status"] == "ok" and r["metrics"]), {})
     metric, direction = resolve_objective(metric, direction, ok)
+    if ok and metric not in ok:
+        raise ValueError(
+            f"objective.metric '{metric}' is not among the jobs' metrics ({', '.join(sorted(ok))})"
+        )
     runs.sort(key=lambda r: _rank(r, metric, direction))
     metric_keys = sorted({k for r in runs for k in r["metrics"]}, key=lambda k: (k != metric, k))
     rows = [_row(r, metric_keys) for r in runs]

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assayml.experiments.runs import RUN_FILE
 from assayml.records import git_state, utc_now
-from assayml.runs import RUN_FILE
 from assayml.utils.io import write_json_atomic
 
 METRIC_STAGES = ("evaluate", "cv")  # stages whose numeric details are the run's metrics

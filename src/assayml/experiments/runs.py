@@ -59,13 +59,16 @@ def resolve_run(ref: str, runs: list[Run]) -> Run:
 
 
 def compare_runs(a: Run, b: Run) -> dict[str, Any]:
-    """What differs between two runs: config keys, data version, code and metrics."""
-    config = _flat(a.doc.get("config") or {}), _flat(b.doc.get("config") or {})
-    keys = sorted(set(config[0]) | set(config[1]))
+    """What differs between two runs: config keys, data version, code and metrics. A run
+    that failed before its config validated has none: only its overrides are compared."""
+    configs = [r.doc.get("config") for r in (a, b)]
+    if None in configs:
+        configs = [_overrides_as_config(r) for r in (a, b)]
+    flat = _flat(configs[0]), _flat(configs[1])
     differing = {
-        k: (config[0].get(k), config[1].get(k))
-        for k in keys
-        if config[0].get(k) != config[1].get(k) and not k.startswith("paths.")
+        k: (flat[0].get(k), flat[1].get(k))
+        for k in sorted(set(flat[0]) | set(flat[1]))
+        if flat[0].get(k) != flat[1].get(k) and not _run_specific(k)
     }
     metric_keys = sorted(set(a.metrics) | set(b.metrics))
     return {
@@ -79,6 +82,10 @@ def compare_runs(a: Run, b: Run) -> dict[str, Any]:
         },
         "status": [a.doc.get("status"), b.doc.get("status")],
     }
+
+
+def _overrides_as_config(run: Run) -> dict[str, Any]:
+    return {"overrides": dict(o.partition("=")[::2] for o in run.doc.get("overrides", []))}
 
 
 def _pair(a: Any, b: Any) -> dict[str, Any]:
