@@ -108,3 +108,5 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r"You are providing multiple inputs for Lime.*")
+    warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks.*")

@@ -11,6 +11,14 @@ HEADLINE = {
     "features": ("features",),
     "train": ("epochs", "best_epoch", "best_score"),
     "evaluate": ("accuracy", "f1", "auroc", "mae", "rmse", "r2"),
+    "explain": (
+        "top_column",
+        "ig_max_delta",
+        "unstable",
+        "counterfactual_validity",
+        "surrogate_fidelity",
+        "bias_flags",
+    ),
     "cv": ("accuracy_mean", "accuracy_std", "auroc_mean", "rmse_mean", "rmse_std", "r2_mean"),
 }
 

@@ -81,6 +81,14 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        name="explain",
+        function="assayml.stages.explain:run_explain",
+        summary="attributions, stability, counterfactuals, global explanations, bias",
+        params=("seed", "explain"),
+        outputs=("reports/explain",),
+        code=("src/assayml/explain", "src/assayml/stages/explain.py"),
+    ),
+    Stage(
         name="cv",
         function="assayml.stages.cv:run_cv",
         summary="K-fold cross-validation on train + val (cv.folds=K)",

@@ -1,0 +1,312 @@
+"""``assay explain``: local attributions, stability, counterfactuals, global explanations
+and bias, written to ``reports/explain/`` (``explain.json``, ``bias.json``, PNGs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from assayml.config.schema import AssayConfig
+from assayml.explain import global_explain, plots
+from assayml.explain.bias_report import bias_report, favourable_label
+from assayml.explain.counterfactual import Space, counterfactual
+from assayml.explain.kernel_shap import kernel_shap
+from assayml.explain.local import LocalSettings, attribute
+from assayml.explain.model import ExplainedNet, raw_estimator
+from assayml.explain.selection import background, column_groups, plain, select_rows, targets
+from assayml.explain.stability import stability
+from assayml.features.transform import FeatureTransform
+from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
+from assayml.models.inference import Sampling, predict
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, read_json, read_parquet, upstream_data, utc_now
+from assayml.stages.prepare import PROFILE_FILE
+from assayml.stages.train import TRANSFORM_COPY
+from assayml.utils.io import atomic_outputs
+
+REPORT_DIR = "explain"
+
+
+@dataclass
+class Context:
+    cfg: AssayConfig
+    net: ExplainedNet
+    transform: FeatureTransform
+    estimator: Any  # the model over raw rows (scikit-learn)
+    profile: dict[str, Any]
+    train: pd.DataFrame
+    split: pd.DataFrame
+    x: np.ndarray  # the split, transformed
+    seed: int
+
+
+def run_explain(cfg: AssayConfig) -> StageRecord:
+    """Explain the trained model on ``explain.split`` and audit it for bias."""
+    started = utc_now()
+    ctx, pred, y = load_context(cfg)
+    rows = select_rows(cfg.explain, pred, y)
+    target = targets(cfg.explain, pred, rows, ctx.transform)
+    report, pngs = local_report(ctx, pred, rows, target)
+    report["global"], global_pngs = global_report(ctx, pred)
+    bias = None
+    if pred.task != "regression" and ctx.profile.get("sensitive"):
+        bias = bias_section(ctx, pred)
+    out_dir = Path(cfg.paths.reports_dir) / REPORT_DIR
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / "explain.json", report)
+        if bias is not None:
+            out.write_json(out_dir / "bias.json", bias)
+        for name, blob in {**pngs, **global_pngs}.items():
+            out.write_bytes(out_dir / name, blob)
+        models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
+        inputs = [
+            models / WEIGHTS_FILE,
+            models / SPEC_FILE,
+            prepared / "train.parquet",
+            prepared / f"{cfg.explain.split}.parquet",
+        ]
+        return finish_record(
+            out, "explain", cfg, upstream_data(cfg, "train"), inputs, started, summary(report, bias)
+        )
+
+
+def load_context(cfg: AssayConfig):
+    models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
+    module, spec = load_model(models)
+    sampling = Sampling.from_extras(spec.extras)
+    transform = FeatureTransform.load(models / TRANSFORM_COPY)
+    profile = read_json(prepared / PROFILE_FILE, "prepare")
+    train = read_parquet(prepared / "train.parquet", "prepare")
+    split = read_parquet(prepared / f"{cfg.explain.split}.parquet", "prepare")
+    x = transform.transform(split)
+    target_values = split[transform.target.name]
+    y = (
+        target_values.to_numpy(dtype=float)
+        if transform.target.task == "regression"
+        else transform.encode_target(target_values)
+    )
+    pred = predict(module, transform, x, cfg.evaluate.threshold, sampling)
+    estimator = raw_estimator(module, transform, sampling, transform.input_columns)
+    seed = cfg.seed if cfg.explain.seed is None else cfg.explain.seed
+    ctx = Context(
+        cfg,
+        ExplainedNet(module, transform, sampling),
+        transform,
+        estimator,
+        profile,
+        train,
+        split,
+        x,
+        seed,
+    )
+    return ctx, pred, y
+
+
+def local_report(ctx: Context, pred, rows: list[int], target: torch.Tensor):
+    """Per row: attributions by method, IG's convergence delta, stability, counterfactual."""
+    ecfg = ctx.cfg.explain
+    columns, groups = column_groups(ctx.transform)
+    bg = background(ecfg, ctx.transform.transform(ctx.train), ctx.seed)
+    settings = LocalSettings(samples=ecfg.samples, steps=ecfg.steps, seed=ctx.seed)
+    x = torch.as_tensor(ctx.x[rows], dtype=torch.float64)
+    results = {m: attribute(m, ctx.net, x, target, bg, groups, settings) for m in ecfg.methods}
+    stable = stability(ctx.net, x, target, bg, groups, settings, ecfg.stability_noise)
+    space = counterfactual_space(ctx)
+    entries, pngs = [], {}
+    for i, row in enumerate(rows):
+        values = {m: results[m][0][i] for m in ecfg.methods}
+        entry = {
+            "row": row,
+            "prediction": _label(ctx, pred, row),
+            "explained_output": _output_name(ctx, int(target[i])),
+            "attributions": {
+                m: dict(zip(columns, np.round(v, 6).tolist(), strict=True))
+                for m, v in values.items()
+            },
+            "stability": {k: round(float(v[i]), 6) for k, v in stable.items()},
+        }
+        entry["stability"]["unstable"] = (
+            entry["stability"]["rank_correlation"] < ecfg.stability_threshold
+        )
+        if "integrated_gradients" in results:
+            entry["integrated_gradients_delta"] = round(
+                float(results["integrated_gradients"][1][i]), 8
+            )
+        if i < ecfg.counterfactual_rows:
+            entry["counterfactual"] = _counterfactual(ctx, pred, row, space)
+        entries.append(entry)
+        pngs[f"row_{row}.png"] = plots.attribution_bars(row, values, columns)
+        if ctx.profile.get("image_shape") and "integrated_gradients" in results:
+            raw = ctx.split[ctx.transform.input_columns].iloc[row].to_numpy(dtype=float)
+            pngs[f"row_{row}_heatmap.png"] = plots.image_heatmap(
+                row,
+                raw,
+                results["integrated_gradients"][0][i],
+                ctx.profile["image_shape"],
+                "integrated gradients",
+            )
+    return _local_summary(ecfg, entries), pngs
+
+
+def global_report(ctx: Context, pred):
+    ecfg, regression = ctx.cfg.explain, pred.task == "regression"
+    columns, groups = column_groups(ctx.transform)
+    rng = np.random.default_rng(ctx.seed)
+    chosen = np.sort(rng.permutation(len(ctx.x))[: ecfg.global_rows])
+    bg = background(ecfg, ctx.transform.transform(ctx.train), ctx.seed)
+    target = targets(ecfg, pred, list(chosen), ctx.transform)
+    shap = kernel_shap(
+        ctx.net,
+        torch.as_tensor(ctx.x[chosen], dtype=torch.float64),
+        bg.rows,
+        target,
+        ecfg.samples,
+        groups,
+        ctx.seed,
+    ).numpy()
+    ranking = global_explain.shap_ranking(shap, columns)
+    raw = ctx.split[ctx.transform.input_columns]
+    y_raw = ctx.split[ctx.transform.target.name]
+    permutation = global_explain.permutation(
+        ctx.estimator, raw, y_raw.to_numpy(), ecfg.permutation_repeats, ctx.seed, regression
+    )
+    top = [r["column"] for r in ranking[: ecfg.dependence_columns]]
+    categorical = [c.name for c in ctx.transform.categorical]
+    curves = global_explain.dependence(ctx.estimator, raw.iloc[chosen], top, categorical, ctx.seed)
+    tree = global_explain.surrogate(
+        ctx.estimator,
+        ctx.train[ctx.transform.input_columns],
+        raw,
+        ecfg.surrogate_depth,
+        ctx.seed,
+        regression,
+    )
+    fitted = tree.pop("tree")
+    pngs = {
+        "global_importance.png": plots.global_importance(ranking, permutation),
+        "surrogate_tree.png": plots.surrogate_tree(fitted, list(fitted.feature_names_in_)),
+    }
+    pngs |= {f"dependence_{c}.png": plots.dependence_plot(c, curves[c]) for c in top}
+    return {
+        "rows": len(chosen),
+        "mean_abs_shap": ranking,
+        "permutation_importance": permutation,
+        "partial_dependence": curves,
+        "surrogate": tree,
+    }, pngs
+
+
+def bias_section(ctx: Context, pred) -> dict[str, Any]:
+    classes = ctx.transform.target.classes
+    favourable = favourable_label(classes, ctx.cfg.explain.bias)
+    predicted = np.asarray(classes, dtype=object)[pred.predicted]
+
+    def predict_favourable(rows: pd.DataFrame) -> np.ndarray:
+        labels = ctx.estimator.predict(rows[ctx.transform.input_columns])
+        return (pd.Series(labels).astype(str) == str(favourable)).to_numpy().astype(int)
+
+    score = pred.probabilities[:, [str(c) for c in classes].index(str(favourable))]
+    return bias_report(
+        ctx.train,
+        ctx.split,
+        predicted,
+        ctx.transform.target.name,
+        ctx.profile["sensitive"],
+        ctx.profile.get("reference_groups") or {},
+        favourable,
+        predict_favourable,
+        ctx.cfg.explain.bias,
+        score,
+    )
+
+
+def counterfactual_space(ctx: Context) -> Space:
+    schema, immutable = ctx.profile["schema"], ctx.cfg.explain.immutable
+    numeric = {}
+    for col in ctx.transform.numeric:
+        values = ctx.train[col.name].dropna().to_numpy(dtype=float)
+        spec = schema.get(col.name, {})
+        low = spec.get("min") if spec.get("min") is not None else float(values.min())
+        high = spec.get("max") if spec.get("max") is not None else float(values.max())
+        integer = spec.get("dtype") == "int"
+        numeric[col.name] = (low, high, float(values.std()) or 1.0, integer)
+    # Real categories only: not the placeholder a constant imputation adds ("__missing__").
+    categories = {
+        c.name: [v for v in c.categories if not str(v).startswith("__")]
+        for c in ctx.transform.categorical
+    }
+    frozen = set(ctx.profile.get("sensitive") or []) if immutable is None else set(immutable)
+    return Space(numeric, categories, frozen)
+
+
+def _counterfactual(ctx: Context, pred, row: int, space: Space) -> dict[str, Any]:
+    original = ctx.split[ctx.transform.input_columns].iloc[[row]].reset_index(drop=True)
+    # A missing value starts from what the model sees in its place: the imputed value.
+    missing = [c.name for c in ctx.transform.numeric if original[c.name].isna().any()]
+    original = original.fillna(
+        {c.name: c.fill for c in ctx.transform.numeric if c.name in missing and c.fill is not None}
+    )
+    if pred.task == "regression":
+        goal = float(pred.predicted[row]) + ctx.transform.target.std
+
+        def reached(frame):
+            return ctx.estimator.predict(frame) >= goal
+
+        aim = f"prediction >= {goal:.6g} (one target sd up)"
+    else:
+        current = ctx.estimator.predict(original)[0]
+
+        def reached(frame):
+            return ctx.estimator.predict(frame) != current
+
+        aim = f"any class but {plain(current)}"
+    found = counterfactual(original, reached, space, ctx.seed + row)
+    return {"goal": aim, "imputed": missing, **found}
+
+
+def _local_summary(ecfg, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    deltas = [
+        abs(e["integrated_gradients_delta"]) for e in entries if "integrated_gradients_delta" in e
+    ]
+    found = [e["counterfactual"]["valid"] for e in entries if "counterfactual" in e]
+    return {
+        "split": ecfg.split,
+        "methods": list(ecfg.methods),
+        "baseline": ecfg.baseline,
+        "rows": entries,
+        "integrated_gradients_max_abs_delta": max(deltas) if deltas else None,
+        "unstable_rows": [e["row"] for e in entries if e["stability"]["unstable"]],
+        "counterfactual_validity": round(sum(found) / len(found), 6) if found else None,
+    }
+
+
+def summary(report: dict[str, Any], bias: dict[str, Any] | None) -> dict[str, Any]:
+    details = {
+        "rows": len(report["rows"]),
+        "ig_max_delta": report["integrated_gradients_max_abs_delta"],
+        "unstable": len(report["unstable_rows"]),
+        "counterfactual_validity": report["counterfactual_validity"],
+        "top_column": report["global"]["mean_abs_shap"][0]["column"],
+        "surrogate_fidelity": report["global"]["surrogate"]["fidelity"],
+    }
+    if bias is not None:
+        details["bias_flags"] = len(bias["flags"])
+    return details
+
+
+def _label(ctx: Context, pred, row: int) -> Any:
+    if pred.task == "regression":
+        return round(float(pred.predicted[row]), 6)
+    return plain(ctx.transform.target.classes[int(pred.predicted[row])])
+
+
+def _output_name(ctx: Context, index: int) -> Any:
+    if ctx.transform.target.task == "regression":
+        return ctx.transform.target.name
+    return plain(ctx.transform.target.classes[index])
