@@ -19,6 +19,8 @@ def test_git_state_is_dirty_for_code_changes_only(tmp_path: Path) -> None:
     assert len(state["commit"]) == 40 and state["dirty"] is False
     (repo / "metrics" / "evaluate.json").write_text('{"accuracy": 1}')
     assert git_state(repo)["dirty"] is False  # a new result is not a code change
+    (repo / "new_output.csv").write_text("a\n")  # untracked: not a code change
+    assert git_state(repo)["dirty"] is False
     (repo / "train.py").write_text("x = 2\n")
     state = git_state(repo)
     assert state["dirty"] is True and state["changed"] == ["train.py"]

@@ -34,6 +34,14 @@ KEY_PACKAGES = (
 )
 
 
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUBLAS_WORKSPACE_CONFIG",
+)
+
+
 @dataclass
 class StageRecord:
     stage: str
@@ -58,7 +66,17 @@ def utc_now() -> str:
 
 # Files the pipeline itself rewrites (git-tracked results): a change to them is not a change
 # to the code or config that made a result, so it does not make the work tree "dirty".
-DERIVED_PATHS = ("metrics", "plots", "records", "dvclive", "dvc.lock", "params.provenance.json")
+DERIVED_PATHS = (
+    "metrics",
+    "plots",
+    "records",
+    "reports",
+    "dvclive",
+    "dvc.lock",
+    "params.provenance.json",
+    "audit",
+    "registry",
+)
 MAX_CHANGED_LISTED = 20
 
 
@@ -66,9 +84,12 @@ def git_state(root: str | Path = ".") -> dict[str, Any]:
     """The commit checked out at ``root``, and whether code or config differ from it
     (``changed`` names up to 20 such files; pipeline results don't count)."""
     excluded = [f":(exclude){path}" for path in DERIVED_PATHS]
+    excluded.append(":(exclude,glob)**/.gitignore")  # DVC adds its outputs to these
     try:
         commit = _git(root, "rev-parse", "HEAD")
-        status = _git(root, "status", "--porcelain", "--", ".", *excluded)
+        # Tracked files only: untracked ones are, in a pipeline, mostly its own outputs
+        # (and `git describe --dirty` counts them alike).
+        status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None, "changed": []}
     changed = [line[3:] for line in status.splitlines()]
@@ -99,6 +120,8 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "packages": {name: _version(name) for name in KEY_PACKAGES},
+        "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES if os.environ.get(k)},
+        "installed": installed_packages(),
     }
     if "torch" in sys.modules:
         env.update(torch_environment())

@@ -124,6 +124,17 @@ def test_config_hash_is_stable_and_sensitive() -> None:
     assert config_hash(a) != config_hash(to_typed(compose(["seed=1"], CONF)))
 
 
+def test_config_hash_sees_the_order_of_columns() -> None:
+    """Column order is feature order: the same columns in another order train another
+    model, so the hash must differ (a sorted-keys hash would call them equal)."""
+    plain = OmegaConf.to_container(compose([], CONF), resolve=True)
+    columns = plain["data"]["columns"]
+    plain["data"]["columns"] = dict(reversed(list(columns.items())))
+    assert config_hash(to_typed(OmegaConf.create(plain))) != config_hash(
+        to_typed(compose([], CONF))
+    )
+
+
 def test_task_is_an_enum_and_defaults_match_the_data() -> None:
     assert to_typed(compose(["data=diabetes"], CONF)).data.task is Task.regression
 

@@ -3,11 +3,45 @@ so ``assay --help`` answers at once; each subcommand imports what it needs."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from assayml import __version__
 from assayml.stages.table import STAGES
 
+TOOL_HELP = {
+    "compose": (
+        "assayml.cli.compose_command",
+        "run_compose",
+        "write params.yaml from conf/ (what dvc repro reads); --check",
+    ),
+    "runs": (
+        "assayml.cli.runs_command",
+        "run_runs",
+        "list runs and sweep jobs; `runs compare A B`: what differs",
+    ),
+    "registry": (
+        "assayml.cli.registry_command",
+        "run_registry",
+        "register / list / show / approve / reject / promote / archive / compare",
+    ),
+    "lineage": (
+        "assayml.cli.lineage_command",
+        "run_lineage",
+        "the chain from a model back to raw data, code and config (--json, --dot)",
+    ),
+    "audit": (
+        "assayml.cli.audit_command",
+        "run_audit",
+        "verify the audit trail's hash chain; show entries",
+    ),
+    "reproduce": (
+        "assayml.cli.reproduce_command",
+        "run_reproduce",
+        "rebuild a registered model from its record and compare",
+    ),
+}
+TOOLS = {name: (module, function) for name, (module, function, _) in TOOL_HELP.items()}
 RUN_SUMMARY = "the pipeline stages above in order, in one process (+ cv if cv.folds >= 2)"
 
 USAGE = """\
@@ -33,10 +67,7 @@ exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a check found probl
 
 def usage() -> str:
     rows = [(s.name, s.summary) for s in STAGES] + [("run", RUN_SUMMARY)]
-    rows += [
-        ("compose", "write params.yaml from conf/ (what dvc repro reads); --check"),
-        ("runs", "list runs and sweep jobs; `runs compare A B`: what differs"),
-    ]
+    rows += [(name, summary) for name, (_, _, summary) in TOOL_HELP.items()]
     return USAGE.format(commands="\n".join(f"  {name:<10}  {text}" for name, text in rows))
 
 
@@ -50,14 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assayml {__version__}")
         return 0
     command, rest = args[0], args[1:]
-    if command == "compose":
-        from assayml.cli.compose_command import run_compose
-
-        return run_compose(rest)
-    if command == "runs":
-        from assayml.cli.runs_command import run_runs
-
-        return run_runs(rest)
+    if command in TOOLS:
+        module, function = TOOLS[command]
+        return getattr(importlib.import_module(module), function)(rest)
     if (command == "run" or command in {s.name for s in STAGES}) and "--params" in rest:
         from assayml.cli.params_mode import run_from_params
 

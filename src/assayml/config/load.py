@@ -107,11 +107,14 @@ def config_hash(cfg: AssayConfig | DictConfig) -> str:
 
 
 def canonical_json(cfg: AssayConfig | DictConfig) -> str:
-    """The resolved config as sorted, compact JSON (enums as their names)."""
+    """The resolved config as compact JSON (enums as their names), keys in config order.
+
+    Order is kept, not sorted: the order of ``data.columns`` is the order of the features,
+    so two configs that differ only in it train different models and must hash apart."""
     node = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
     container = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
     container.pop("hydra", None)
-    return json.dumps(container, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(container, separators=(",", ":"), default=str)
 
 
 def to_yaml(cfg: AssayConfig) -> str:

@@ -33,7 +33,24 @@ class Stage:
         return getattr(importlib.import_module(module), name)
 
     def run(self, cfg: AssayConfig) -> StageRecord:
-        return self.load()(cfg)
+        """Run the stage and log it in the audit trail."""
+        from assayml.audit import append
+
+        record = self.load()(cfg)
+        append(
+            cfg.paths.root_dir,
+            f"stage.{self.name}",
+            self.outputs[0],
+            inputs=record.inputs,
+            outputs=record.outputs,
+            config_hash=record.config_hash,
+            details={
+                "seed": record.seed,
+                "data_md5": record.data.get("md5"),
+                "git_commit": record.git.get("commit"),
+            },
+        )
+        return record
 
 
 STAGES: tuple[Stage, ...] = (

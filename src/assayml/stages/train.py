@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from assayml.config.load import config_hash
+from assayml.config.load import canonical_json, config_hash
 from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
 from assayml.errors import ConfigError
 from assayml.features.transform import FeatureTransform
@@ -19,6 +20,7 @@ from assayml.utils.io import atomic_outputs
 
 MODEL_CARD_FILE = "model_card.json"
 TRANSFORM_COPY = "feature_transform.json"  # models/ is self-contained for predict and serve
+CONFIG_COPY = "config.json"  # the resolved config that trained the model
 
 
 def run_train(cfg: AssayConfig) -> StageRecord:
@@ -54,6 +56,8 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out.own_dir(models)
         save_model(out, models, spec, result.state_dict)
         out.write_json(models / TRANSFORM_COPY, transform.to_dict())
+        # The resolved config beside the weights: what `assay reproduce` reruns.
+        out.write_json(models / CONFIG_COPY, json.loads(canonical_json(cfg)))
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details, started)
         out.write_json(models / MODEL_CARD_FILE, card)

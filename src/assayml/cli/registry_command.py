@@ -1,0 +1,193 @@
+"""``assay registry``: register, list, show, approve, reject, promote, archive, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from assayml.errors import EXIT_OK, AssayError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assay registry", description=__doc__.splitlines()[0])
+    p.add_argument("--registry", help="registry folder (default: $ASSAY_REGISTRY or registry/)")
+    sub = p.add_subparsers(dest="action", required=True)
+    reg = sub.add_parser("register", help="store a trained models folder as the next version")
+    reg.add_argument("models_dir")
+    reg.add_argument("--name", required=True)
+    reg.add_argument("--by", help="who registers (default: $ASSAY_USER or the login name)")
+    sub.add_parser("list", help="every model and version").add_argument("name", nargs="?")
+    show = sub.add_parser("show", help="one version: status, stage, metrics, provenance")
+    show.add_argument("name")
+    show.add_argument("version", type=int)
+    show.add_argument("--json", action="store_true")
+    for action in ("approve", "reject"):
+        review = sub.add_parser(action, help=f"{action} a version (with who and why)")
+        review.add_argument("name")
+        review.add_argument("version", type=int)
+        review.add_argument("--by", help="reviewer (default: $ASSAY_USER or the login name)")
+        review.add_argument("--reason", required=True)
+    promote = sub.add_parser("promote", help="move an approved version to a stage")
+    promote.add_argument("name")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--stage", required=True, choices=("staging", "production"))
+    promote.add_argument("--by")
+    archive = sub.add_parser("archive", help="retire a version from every stage")
+    archive.add_argument("name")
+    archive.add_argument("version", type=int)
+    archive.add_argument("--by")
+    archive.add_argument("--reason", default="")
+    compare = sub.add_parser("compare", help="champion vs challenger on a shared holdout")
+    compare.add_argument("name")
+    compare.add_argument("champion", type=int)
+    compare.add_argument("challenger", type=int)
+    compare.add_argument(
+        "--data",
+        help="holdout CSV/Parquet with the target column (default: data/prepared/test.parquet)",
+    )
+    compare.add_argument("--json", action="store_true")
+    return p
+
+
+def run_registry(args: list[str]) -> int:
+    opts = parser().parse_args(args)
+    try:
+        print(dispatch(opts))
+    except AssayError as err:
+        print(f"assay registry: error: {err}", file=sys.stderr)
+        return err.exit_code
+    return EXIT_OK
+
+
+def dispatch(opts) -> str:
+    from assayml.audit import append
+    from assayml.audit.log import current_user
+    from assayml.registry.store import Registry
+
+    registry = Registry(opts.registry)
+    user = getattr(opts, "by", None) or current_user()
+    if opts.action == "list":
+        return format_list(registry, opts.name)
+    if opts.action == "show":
+        doc = registry.get(opts.name, opts.version)
+        return json.dumps(doc, indent=2) if opts.json else format_show(doc)
+    if opts.action == "compare":
+        return compare(registry, opts)
+    doc = change(registry, opts, user)
+    subject = f"{doc['name']}@{doc['version']}"
+    append(
+        ".",
+        f"registry.{opts.action}",
+        subject,
+        outputs=doc["files"],
+        config_hash=doc["metadata"].get("config_hash"),
+        user=user,
+        details={
+            "status": doc["status"],
+            "stage": doc["stage"],
+            "reason": getattr(opts, "reason", None),
+        },
+    )
+    return f"{subject}: {doc['status']}" + (f", stage {doc['stage']}" if doc["stage"] else "")
+
+
+def change(registry, opts, user: str) -> dict[str, Any]:
+    if opts.action == "register":
+        from assayml.registry.collect import collect
+
+        files, metadata = collect(opts.models_dir)
+        return registry.register(opts.name, files, metadata, user)
+    if opts.action in ("approve", "reject"):
+        return registry.review(opts.name, opts.version, opts.action == "approve", user, opts.reason)
+    if opts.action == "promote":
+        return registry.promote(opts.name, opts.version, opts.stage, user)
+    return registry.archive(opts.name, opts.version, user, opts.reason)
+
+
+def compare(registry, opts) -> str:
+    from pathlib import Path
+
+    from assayml.config.schema import FileFormat
+    from assayml.data.sources import parse_table
+    from assayml.errors import DataError
+    from assayml.registry.compare import compare_versions
+
+    path = Path(opts.data or "data/prepared/test.parquet")
+    if not path.is_file():
+        raise DataError(f"{path}: no holdout file (give --data)")
+    holdout = parse_table(path.read_bytes(), str(path), FileFormat.auto)
+    result = compare_versions(
+        registry,
+        registry.get(opts.name, opts.champion),
+        registry.get(opts.name, opts.challenger),
+        holdout,
+    )
+    return json.dumps(result, indent=2) if opts.json else format_compare(result)
+
+
+def format_list(registry, name: str | None) -> str:
+    names = [name] if name else registry.names()
+    lines = [
+        f"{'model':<16} {'version':>7}  {'status':<22} {'stage':<11} {'registered':<24} "
+        f"{'by':<10} metrics"
+    ]
+    for model in names:
+        for doc in registry.versions(model):
+            metrics = doc["metadata"].get("metrics") or {}
+            shown = "  ".join(
+                f"{k}={metrics[k]:.4g}"
+                for k in ("accuracy", "auroc", "rmse", "r2")
+                if isinstance(metrics.get(k), (int, float))
+            )
+            lines.append(
+                f"{model:<16} {doc['version']:>7}  {doc['status']:<22} "
+                f"{doc['stage'] or '-':<11} {doc['registered_at']:<24} "
+                f"{doc['registered_by']:<10} {shown}"
+            )
+    return "\n".join(lines)
+
+
+def format_show(doc: dict[str, Any]) -> str:
+    meta = doc["metadata"]
+    git, data = meta.get("git") or {}, meta.get("data") or {}
+    metrics = meta.get("metrics") or {}
+    lines = [
+        f"{doc['name']} v{doc['version']}: {doc['status']}, stage {doc['stage'] or '-'}",
+        f"registered {doc['registered_at']} by {doc['registered_by']}",
+        f"review: {doc.get('review') or '-'}",
+        f"data: {data.get('path') or data.get('name')} rev {data.get('rev') or '-'} "
+        f"md5 {data.get('md5')}",
+        f"code: commit {git.get('commit')} dirty {git.get('dirty')}",
+        f"config hash: {meta.get('config_hash')}; weights sha256: {meta.get('weights_sha256')}",
+        "metrics: "
+        + ", ".join(f"{k}={v}" for k, v in metrics.items() if isinstance(v, (int, float))),
+        "files: " + ", ".join(f"{k} ({v[:12]})" for k, v in doc["files"].items()),
+        "history:",
+    ]
+    lines += [
+        f"  {h['time']}  {h['user']:<10} {h['action']}"
+        + (f": {h['reason']}" if h.get("reason") else "")
+        for h in doc["history"]
+    ]
+    return "\n".join(lines)
+
+
+def format_compare(result: dict[str, Any]) -> str:
+    lines = [
+        f"champion {result['champion']} vs challenger {result['challenger']} on "
+        f"{result['rows']} rows"
+    ]
+    for metric, diff in result["differences"].items():
+        a, b = result["metrics"]["champion"][metric], result["metrics"]["challenger"][metric]
+        low, high = diff["ci95"]
+        lines.append(
+            f"  {metric:<9} {a:.4f} -> {b:.4f}  difference {diff['difference']:+.4f} "
+            f"(95% CI {low:+.4f} .. {high:+.4f})"
+        )
+    test = result["test"]
+    lines.append(f"  {test['name']}: p = {test['p_value']:.4g}")
+    verdict = "IS" if result["challenger_significantly_better"] else "is NOT"
+    lines.append(f"the challenger {verdict} significantly better on {result['primary_metric']}")
+    return "\n".join(lines)

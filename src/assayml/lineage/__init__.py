@@ -1,0 +1,1 @@
+"""Lineage from a model back to raw data, code and config."""

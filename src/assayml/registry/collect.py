@@ -1,0 +1,50 @@
+"""What a registered version holds, gathered from a models folder and the run around it:
+the model's files, and as metadata its metrics, full config, data and code identity,
+environment, model card, the stage records and the DVC lock (for lineage)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assayml.errors import ArtifactError
+
+RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
+
+
+def collect(models_dir: str | Path) -> tuple[dict[str, Path], dict[str, Any]]:
+    """(files to store, metadata) for the model in ``models_dir``; the metrics, records and
+    dvc.lock are looked for beside it (``<models_dir>/../``)."""
+    models = Path(models_dir)
+    card_path = models / "model_card.json"
+    if not card_path.is_file():
+        raise ArtifactError(f"{models}: no model_card.json: not a trained models folder")
+    files = {f"model/{p.name}": p for p in sorted(models.iterdir()) if p.is_file()}
+    run = models.parent
+    card = json.loads(card_path.read_text())
+    records = {s: _json(run / "records" / f"{s}.json") for s in RECORD_STAGES}
+    metadata = {
+        "metrics": _json(run / "metrics" / "evaluate.json"),
+        "params": _json(models / "config.json"),
+        "config_hash": card.get("config_hash"),
+        "data": card.get("data"),
+        "git": card.get("git"),
+        "environment": card.get("environment"),
+        "weights_sha256": card.get("weights_sha256"),
+        "model_card": card,
+        "records": {k: v for k, v in records.items() if v is not None},
+        "dvc_lock": _yaml(run / "dvc.lock"),
+        "source": str(models.resolve()),
+    }
+    return files, metadata
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text()) if path.is_file() else None

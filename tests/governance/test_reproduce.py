@@ -1,0 +1,50 @@
+"""`assay reproduce`: a registered model rebuilt from its record in a clean worktree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.repo_helpers import dvc_run, git, make_project_repo, run_env
+
+ASSAY = ("python", "-m", "assayml.cli.main")
+
+
+@pytest.mark.slow
+def test_a_registered_model_is_rebuilt_identical(tmp_path: Path) -> None:
+    repo = make_project_repo(tmp_path / "repo")
+    dvc_run(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline run")
+    run_env(repo, *ASSAY, "registry", "register", "models", "--name", "churn")
+    result = run_env(repo, *ASSAY, "reproduce", "churn@1", "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["identical"] and report["differences"] == {}
+    assert not [w for w in report["warnings"] if w.startswith("code")]  # a clean tree
+    audit = (repo / "audit" / "audit.jsonl").read_text()
+    assert '"action": "reproduce"' in audit and '"identical": true' in audit
+
+
+@pytest.mark.slow
+def test_data_that_was_never_committed_is_named(tmp_path: Path) -> None:
+    """Trained on a workspace version of the data that no commit holds: the rebuild from the
+    recorded commit reads the committed data, and the report names data as the cause."""
+    repo = make_project_repo(tmp_path / "repo")
+    (repo / "conf" / "data" / "loans.yaml").write_text(
+        (REPO / "tests" / "cli" / "loans.yaml").read_text()
+    )
+    rows = (REPO / "tests" / "cli" / "loans.csv").read_text().splitlines(keepends=True)
+    (repo / "data" / "raw" / "loans.csv").write_text("".join(rows[:401]))
+    dvc_run(repo, "add", "-q", "data/raw/loans.csv")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data v1")
+    (repo / "data" / "raw" / "loans.csv").write_text("".join(rows))  # v2, not committed
+    run_env(repo, *ASSAY, "run", "data=loans", "explain.counterfactual_rows=0")
+    run_env(repo, *ASSAY, "registry", "register", "models", "--name", "loans")
+    result = run_env(repo, *ASSAY, "reproduce", "loans@1", check=False)
+    assert result.returncode == 3, result.stderr
+    assert "NOT reproduced" in result.stdout and "data" in result.stdout
