@@ -35,6 +35,16 @@ TOOL_HELP = {
         "run_audit",
         "verify the audit trail's hash chain; show entries",
     ),
+    "predict": (
+        "assayml.cli.deploy_commands",
+        "run_predict",
+        "batch prediction with the saved transform; --capture; rejects invalid rows",
+    ),
+    "serve": (
+        "assayml.cli.deploy_commands",
+        "run_serve",
+        "HTTP endpoint (POST /predict, GET /health, /metadata) with data capture",
+    ),
     "reproduce": (
         "assayml.cli.reproduce_command",
         "run_reproduce",

@@ -118,3 +118,31 @@ def _rows(located: pd.DataFrame, group: pd.DataFrame) -> str:
     values = ", ".join(repr(v) for v in head["failure_case"])
     more = f" and {len(located) - len(head)} more" if len(located) > len(head) else ""
     return f"rows {rows}{more} (values {values})"
+
+
+def split_valid(frame: pd.DataFrame, columns: dict[str, ColumnSpec], inputs: list[str]):
+    """(valid rows, rejected rows with a ``reject_reason`` column): each row checked against
+    the schema of the ``inputs`` columns; the target is not required at predict time."""
+    import pandera.pandas as pa
+
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        raise DataError(f"input is missing columns: {', '.join(missing)}")
+    schema = pa.DataFrameSchema(
+        {c: _column(c, columns[c], False) for c in inputs}, strict=False, ordered=False
+    )
+    try:
+        return schema.validate(frame, lazy=True), frame.iloc[:0].assign(reject_reason=[])
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases.dropna(subset=["index"])
+    reasons: dict[int, list[str]] = {}
+    for _, case in cases.iterrows():
+        reasons.setdefault(int(case["index"]), []).append(
+            f"{case['column']}: {case['check']} ({case['failure_case']!r})"
+        )
+    bad = frame.index.isin(list(reasons))
+    valid = schema.validate(frame[~bad], lazy=True) if (~bad).any() else frame.iloc[:0]
+    rejects = frame[bad].assign(
+        reject_reason=["; ".join(dict.fromkeys(reasons[i])) for i in frame.index[bad]]
+    )
+    return valid, rejects

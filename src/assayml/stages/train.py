@@ -21,6 +21,7 @@ from assayml.utils.io import atomic_outputs
 MODEL_CARD_FILE = "model_card.json"
 TRANSFORM_COPY = "feature_transform.json"  # models/ is self-contained for predict and serve
 CONFIG_COPY = "config.json"  # the resolved config that trained the model
+SCHEMA_COPY = "schema.json"  # the input schema: predict and serve validate rows against it
 
 
 def run_train(cfg: AssayConfig) -> StageRecord:
@@ -58,6 +59,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out.write_json(models / TRANSFORM_COPY, transform.to_dict())
         # The resolved config beside the weights: what `assay reproduce` reruns.
         out.write_json(models / CONFIG_COPY, json.loads(canonical_json(cfg)))
+        out.write_json(models / SCHEMA_COPY, input_schema(cfg, transform))
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details, started)
         out.write_json(models / MODEL_CARD_FILE, card)
@@ -67,6 +69,22 @@ def run_train(cfg: AssayConfig) -> StageRecord:
             features / "val.safetensors",
         ]
         return finish_record(out, "train", cfg, data, inputs, started, details)
+
+
+def input_schema(cfg: AssayConfig, transform) -> dict:
+    """The prepared data's schema (as validated), with the target and sensitive columns."""
+    from assayml.stages.common import read_json
+    from assayml.stages.prepare import PROFILE_FILE
+
+    profile = read_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, "prepare")
+    return {
+        "columns": profile["schema"],
+        "target": transform.target.name,
+        "inputs": transform.input_columns,
+        "sensitive": profile.get("sensitive", []),
+        "reference_groups": profile.get("reference_groups", {}),
+        "image_shape": profile.get("image_shape"),
+    }
 
 
 def sampling_for(cfg: AssayConfig, head: str):

@@ -1,0 +1,1 @@
+"""Deployment: batch prediction, the HTTP endpoint, and data capture."""

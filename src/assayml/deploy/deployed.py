@@ -1,0 +1,107 @@
+"""A model ready to serve: from the project's ``models/``, a models folder, or a registry
+reference (materialised and verified), with its transform, schema and identity."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assayml.data.schema import split_valid
+from assayml.errors import ArtifactError
+from assayml.features.transform import FeatureTransform
+from assayml.models.artifact import load_model
+from assayml.models.inference import Predictions, Sampling, predict
+
+CACHE = ".assay/models"  # registry versions materialised for serving
+
+
+@dataclass
+class Deployed:
+    module: Any
+    spec: Any
+    sampling: Sampling
+    transform: FeatureTransform
+    schema: dict[str, Any]
+    name: str
+    version: int | None
+    lineage_id: str  # name@version:weights sha256 prefix
+    directory: Path
+
+    def metadata(self) -> dict[str, Any]:
+        target = self.transform.target
+        return {
+            "name": self.name,
+            "version": self.version,
+            "lineage_id": self.lineage_id,
+            "task": target.task,
+            "classes": target.classes,
+            "inputs": self.schema["inputs"],
+            "uncertainty": {k: v for k, v in self.spec.extras.items() if k != "seed"},
+        }
+
+    def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from assayml.stages.features import schema_from_profile
+
+        columns = schema_from_profile({"schema": self.schema["columns"]})
+        return split_valid(frame, columns, self.schema["inputs"])
+
+    def predict(self, frame: pd.DataFrame, threshold: float = 0.5) -> Predictions:
+        return predict(
+            self.module, self.transform, self.transform.transform(frame), threshold, self.sampling
+        )
+
+    def output_frame(self, frame: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+        """The rows with their prediction, class probabilities and uncertainty columns."""
+        pred = self.predict(frame, threshold)
+        return pd.concat([frame.reset_index(drop=True), prediction_columns(self, pred)], axis=1)
+
+
+def prediction_columns(deployed: Deployed, pred: Predictions) -> pd.DataFrame:
+    target = deployed.transform.target
+    if pred.task == "regression":
+        columns = {"prediction": pred.predicted}
+    else:
+        classes = np.asarray(target.classes, dtype=object)
+        columns = {"prediction": classes[pred.predicted]}
+        columns |= {f"probability_{c}": pred.probabilities[:, i] for i, c in enumerate(classes)}
+    columns |= {k: v for k, v in pred.uncertainty.items()}
+    return pd.DataFrame(columns)
+
+
+def load_deployed(model: str | None = None, registry: str | None = None) -> Deployed:
+    """``None``: the project's ``models/``; a folder; or a registry reference."""
+    if model is None or Path(model).is_dir():
+        directory = Path(model or "models")
+        name, version = directory.resolve().name, None
+    else:
+        from assayml.registry.store import Registry
+
+        store = Registry(registry)
+        doc = store.resolve(model)
+        name, version = doc["name"], doc["version"]
+        directory = store.materialize(doc, Path(CACHE) / name / str(version)) / "model"
+    module, spec = load_model(directory)
+    schema_path = directory / "schema.json"
+    if not schema_path.is_file():
+        raise ArtifactError(f"{schema_path}: missing (retrain with this version of assayml)")
+    schema = json.loads(schema_path.read_text())
+    transform = FeatureTransform.load(directory / "feature_transform.json")
+    lineage_id = (
+        f"{name}@{version if version is not None else 'workspace'}:{spec.weights_sha256[:12]}"
+    )
+    return Deployed(
+        module,
+        spec,
+        Sampling.from_extras(spec.extras),
+        transform,
+        schema,
+        name,
+        version,
+        lineage_id,
+        directory,
+    )
