@@ -55,3 +55,31 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(NO_COLOR="1", TERM="dumb", PYTHONWARNINGS="ignore")
     return env
+
+
+CREDIT = (
+    "data=credit_synthetic",
+    "data.n_rows=2000",
+    "model=logreg",
+    "trainer.max_epochs=15",
+    "explain.samples=100",
+    "explain.global_rows=60",
+    "explain.permutation_repeats=3",
+)
+
+
+@pytest.fixture(scope="session")
+def credit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project trained once on the credit data, explained and baselined: what the
+    predict, serve and monitor tests deploy. Tests write their outputs under their own
+    tmp_path, never into it."""
+    from assayml.stages.table import get_stage
+
+    root = tmp_path_factory.mktemp("credit")
+    shutil.copytree(REPO / "conf", root / "conf")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        cfg = to_typed(compose([*TINY, *CREDIT], root / "conf"))
+        for name in ("prepare", "features", "train", "explain", "baseline"):
+            get_stage(name).run(cfg)
+    return root

@@ -8,7 +8,16 @@ from pathlib import Path
 from assayml.config.schema import AssayConfig
 from assayml.stages.table import get_stage
 
-OUTPUT_DIRS = ("data/prepared", "artifacts", "models", "metrics", "plots", "records", "reports")
+OUTPUT_DIRS = (
+    "data/prepared",
+    "artifacts",
+    "models",
+    "metrics",
+    "plots",
+    "records",
+    "reports",
+    "monitoring",
+)
 
 
 CORE = ("prepare", "features", "train", "evaluate")  # what most tests need

@@ -70,7 +70,15 @@ def test_our_compose_writes_what_dvc_writes(tmp_path: Path) -> None:
 def test_repro_then_noop_then_exp_run_reruns_only_what_changed(tmp_path: Path) -> None:
     repo = make_project_repo(tmp_path / "repo")
     first = dvc_run(repo, "repro").stdout
-    assert ran(first) == ["params", "prepare", "features", "train", "evaluate", "explain"]
+    assert ran(first) == [
+        "params",
+        "prepare",
+        "features",
+        "train",
+        "evaluate",
+        "explain",
+        "baseline",
+    ]
     assert "Data and pipelines are up to date." in dvc_run(repo, "repro").stdout
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline run")
@@ -95,7 +103,7 @@ def test_stale_params_stop_repro_until_composed(tmp_path: Path) -> None:
     assert ran(stale.stdout) == ["params"]  # nothing trained on the old values
     run_env(repo, *ASSAY, "compose")
     fresh = dvc_run(repo, "repro").stdout
-    assert ran(fresh) == ["params", "train", "evaluate", "explain"]  # what reads model.*
+    assert ran(fresh) == ["params", "train", "evaluate", "explain", "baseline"]  # model.*
 
 
 @pytest.mark.slow

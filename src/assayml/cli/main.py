@@ -36,14 +36,19 @@ TOOL_HELP = {
         "verify the audit trail's hash chain; show entries",
     ),
     "predict": (
-        "assayml.cli.deploy_commands",
+        "assayml.cli.serve_commands",
         "run_predict",
         "batch prediction with the saved transform; --capture; rejects invalid rows",
     ),
     "serve": (
-        "assayml.cli.deploy_commands",
+        "assayml.cli.serve_commands",
         "run_serve",
         "HTTP endpoint (POST /predict, GET /health, /metadata) with data capture",
+    ),
+    "monitor": (
+        "assayml.cli.monitor_command",
+        "run_monitor",
+        "new rows or captured traffic against the baseline; exit 3 on violations",
     ),
     "reproduce": (
         "assayml.cli.reproduce_command",

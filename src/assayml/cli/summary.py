@@ -19,6 +19,7 @@ HEADLINE = {
         "surrogate_fidelity",
         "bias_flags",
     ),
+    "baseline": ("features", "rows", "attributions"),
     "cv": ("accuracy_mean", "accuracy_std", "auroc_mean", "rmse_mean", "rmse_std", "r2_mean"),
 }
 

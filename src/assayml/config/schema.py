@@ -385,6 +385,34 @@ class ExplainConfig:
             )
 
 
+@dataclass
+class MonitorConfig:
+    numeric_test: str = "ks"  # ks (p-value) | wasserstein (distance in sd, vs threshold)
+    categorical_test: str = "chi2"  # chi2 (p-value) | js | psi (distances vs thresholds)
+    alpha: float = 0.05  # false-alarm rate across all features (multiple testing)
+    correction: str = "bh"  # bh (Benjamini-Hochberg) | bonferroni | none
+    min_effect: float = 0.1  # KS D / total variation a significant shift must reach
+    wasserstein_threshold: float = 0.2  # reference sd
+    js_threshold: float = 0.1
+    psi_threshold: float = 0.2
+    quality_tolerance: float = 0.05  # allowed drop of the primary metric (labels given)
+    attribution_ndcg: float = 0.9  # attribution ranking similarity below this: violation
+    attribution_rows: int = 200  # current rows explained for attribution drift
+    bootstrap: int = 200  # resamples for metric spreads and bias intervals
+    reference_rows: int = 1_000_000  # training rows kept as the numeric reference
+    histogram_bins: int = 20
+
+    def __post_init__(self) -> None:
+        if self.numeric_test not in ("ks", "wasserstein"):
+            raise ValueError("monitor.numeric_test must be ks or wasserstein")
+        if self.categorical_test not in ("chi2", "js", "psi"):
+            raise ValueError("monitor.categorical_test must be chi2, js or psi")
+        if self.correction not in ("bh", "bonferroni", "none"):
+            raise ValueError("monitor.correction must be bh, bonferroni or none")
+        if not 0 < self.alpha < 1:
+            raise ValueError("monitor.alpha must lie in (0, 1)")
+
+
 class Direction(Enum):
     auto = "auto"  # from the metric: maximise accuracy, f1, auroc, r2...; minimise loss, mae, rmse
     maximize = "maximize"
@@ -414,6 +442,7 @@ class PathsConfig:
     plots_dir: str = "${paths.out_dir}/plots"
     records_dir: str = "${paths.out_dir}/records"  # one record per stage: what made it
     reports_dir: str = "${paths.out_dir}/reports"
+    monitoring_dir: str = "${paths.out_dir}/monitoring"
 
 
 @dataclass
@@ -432,6 +461,7 @@ class AssayConfig:
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
 
     def __post_init__(self) -> None:

@@ -106,6 +106,14 @@ STAGES: tuple[Stage, ...] = (
         code=("src/assayml/explain", "src/assayml/stages/explain.py"),
     ),
     Stage(
+        name="baseline",
+        function="assayml.stages.baseline:run_baseline",
+        summary="monitoring baseline: statistics, constraints, reference values",
+        params=("seed", "explain", "monitor"),
+        outputs=("monitoring",),
+        code=("src/assayml/monitor", "src/assayml/stages/baseline.py"),
+    ),
+    Stage(
         name="cv",
         function="assayml.stages.cv:run_cv",
         summary="K-fold cross-validation on train + val (cv.folds=K)",

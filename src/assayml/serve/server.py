@@ -17,8 +17,8 @@ import pandas as pd
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from assayml.deploy.capture import CaptureWriter
-from assayml.deploy.deployed import Deployed, prediction_columns
+from assayml.serve.capture import CaptureWriter
+from assayml.serve.deployed import Deployed, prediction_columns
 
 PYTHON_TYPES = {"float": float, "int": int, "bool": bool, "category": str, "str": str}
 

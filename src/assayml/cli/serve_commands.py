@@ -51,8 +51,8 @@ def run_predict(args: list[str]) -> int:
 def _predict(opts) -> int:
     from assayml.config.schema import FileFormat
     from assayml.data.sources import parse_table
-    from assayml.deploy.deployed import load_deployed, prediction_columns
     from assayml.errors import DataError
+    from assayml.serve.deployed import load_deployed, prediction_columns
     from assayml.utils.io import atomic_outputs
 
     path = Path(opts.input)
@@ -85,7 +85,7 @@ def _predict(opts) -> int:
 def _capture(opts, deployed, valid, output) -> None:
     import json
 
-    from assayml.deploy.capture import CaptureWriter
+    from assayml.serve.capture import CaptureWriter
 
     writer = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
     inputs = json.loads(valid[deployed.schema["inputs"]].to_json(orient="records"))
@@ -119,9 +119,9 @@ def run_serve(args: list[str]) -> int:
     opts = p.parse_args(args)
     import uvicorn
 
-    from assayml.deploy.capture import CaptureWriter
-    from assayml.deploy.deployed import load_deployed
-    from assayml.deploy.server import create_app
+    from assayml.serve.capture import CaptureWriter
+    from assayml.serve.deployed import load_deployed
+    from assayml.serve.server import create_app
 
     try:
         deployed = load_deployed(opts.model, opts.registry)

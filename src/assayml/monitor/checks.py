@@ -1,0 +1,207 @@
+"""Data checks of current rows against the baseline's constraints: data quality (missing and
+extra columns, type, completeness, unseen categories, range, sign) and distribution drift
+per feature, with the false-alarm control across features. Violation types follow
+SageMaker Model Monitor's names."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assayml.monitor.drift import (
+    DriftRule,
+    NumericReference,
+    categorical_drift,
+    control_false_alarms,
+    numeric_drift,
+)
+
+
+@dataclass
+class Violation:
+    feature_name: str
+    constraint_check_type: str
+    description: str
+    statistic: float | None = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def data_quality(
+    frame: pd.DataFrame, constraints: dict[str, Any], ignore: set[str] = frozenset()
+) -> list[Violation]:
+    config = constraints["monitoring_config"]
+    expected = {c["name"]: c for c in constraints["features"]}
+    found = [
+        Violation(n, "missing_column_check", f"column '{n}' is not in the data")
+        for n in expected
+        if n not in frame.columns
+    ]
+    found += [
+        Violation(str(n), "extra_column_check", f"column '{n}' is not in the baseline")
+        for n in frame.columns
+        if n not in expected and n not in ignore
+    ]
+    numeric = sum(c["inferred_type"] != "String" for c in expected.values())
+    config = config | {"range_alpha": config["alpha"] / max(numeric, 1)}
+    for name, constraint in expected.items():
+        if name in frame.columns:
+            found += _column_checks(frame[name], constraint, config)
+    return found
+
+
+def _column_checks(series: pd.Series, c: dict[str, Any], config: dict) -> list[Violation]:
+    name, found = c["name"], []
+    present = series.notna()
+    completeness = float(present.mean()) if len(series) else 1.0
+    if completeness < c["completeness"] - config["completeness_tolerance"]:
+        found.append(
+            Violation(
+                name,
+                "completeness_check",
+                f"{completeness:.1%} present, baseline {c['completeness']:.1%}",
+                completeness,
+                c["completeness"],
+            )
+        )
+    if c["inferred_type"] == "String":
+        values = series[present].astype(str)
+        unseen = sorted(set(values) - set(c["string_constraints"]["domains"]))
+        if unseen:
+            share = float(values.isin(unseen).mean())
+            found.append(
+                Violation(
+                    name, "categorical_values_check", f"unseen categories {unseen[:5]}", share, 0.0
+                )
+            )
+        return found
+    numbers = pd.to_numeric(series[present], errors="coerce")
+    bad_type = float(numbers.isna().mean()) if len(numbers) else 0.0
+    if bad_type > 0:
+        found.append(
+            Violation(
+                name,
+                "data_type_check",
+                f"{bad_type:.1%} of values are not {c['inferred_type']}",
+                bad_type,
+                0.0,
+            )
+        )
+    numbers = numbers.dropna()
+    declared_min = c["range"]["min"]
+    if (
+        c["num_constraints"]["is_non_negative"]
+        and (declared_min is None or declared_min < 0)  # else the range check reports it
+        and (numbers < 0).any()
+    ):
+        found.append(
+            Violation(
+                name, "non_negative_check", "negative values", float((numbers < 0).mean()), 0.0
+            )
+        )
+    return found + _range_checks(name, numbers, c["range"], config)
+
+
+def _range_checks(name: str, numbers: pd.Series, r: dict, config: dict) -> list[Violation]:
+    low = r["min"] if r["min"] is not None else -np.inf
+    high = r["max"] if r["max"] is not None else np.inf
+    outside = float(((numbers < low) | (numbers > high)).mean()) if len(numbers) else 0.0
+    if outside > 0:
+        return [
+            Violation(
+                name,
+                "out_of_range_check",
+                f"values outside the schema range [{r['min']}, {r['max']}]",
+                outside,
+                0.0,
+            )
+        ]
+    return _beyond_training(name, numbers, r, config)
+
+
+def _beyond_training(name: str, numbers: pd.Series, r: dict, config: dict) -> list[Violation]:
+    """Values beyond the training minimum or maximum. Of n training values, a fresh value
+    from the same distribution lies beyond their range with chance 2 / (n + 1), so a few
+    are expected: a violation needs a share above ``outside_range_share`` that is also
+    unlikely under that chance (binomial test at alpha, Bonferroni across features)."""
+    from scipy.stats import binom
+
+    if not len(numbers):
+        return []
+    count = int(((numbers < r["observed_min"]) | (numbers > r["observed_max"])).sum())
+    share = count / len(numbers)
+    chance = 2 / (r["observed_count"] + 1)
+    p_value = float(binom.sf(count - 1, len(numbers), chance)) if count else 1.0
+    if share > config["outside_range_share"] and p_value < config["range_alpha"]:
+        return [
+            Violation(
+                name,
+                "out_of_range_check",
+                f"{share:.1%} of values outside the training range (expected "
+                f"{chance:.2%}; binomial p {p_value:.2g})",
+                share,
+                config["outside_range_share"],
+            )
+        ]
+    return []
+
+
+def feature_drift(
+    frame: pd.DataFrame,
+    statistics: dict[str, Any],
+    rules: dict[str, DriftRule],
+    references: dict[str, NumericReference],
+    cfg,
+) -> dict[str, dict[str, Any]]:
+    """Per feature: the test, statistic, p-value, threshold and whether it drifted."""
+    results = {}
+    numeric = []
+    for feature in statistics["features"]:
+        name = feature["name"]
+        if name not in frame.columns or name not in rules:
+            continue
+        if feature["inferred_type"] == "String":
+            buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
+            current = frame[name].dropna().astype(str).value_counts().to_dict()
+            results[name] = categorical_drift(
+                {b["value"]: b["count"] for b in buckets}, current, rules[name]
+            )
+        elif name in references:
+            numeric.append(name)
+
+    def test(name: str):
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float32)
+        return numeric_drift(references[name], values, rules[name])
+
+    # Sorting and searching release the GIL: threads test features side by side.
+    with ThreadPoolExecutor(min(len(numeric), os.cpu_count() or 1) or 1) as pool:
+        results |= dict(zip(numeric, pool.map(test, numeric), strict=True))
+    results = {
+        f["name"]: results[f["name"]] for f in statistics["features"] if f["name"] in results
+    }
+    control_false_alarms(list(results.values()), cfg.alpha, cfg.correction)
+    return {name: asdict(r) for name, r in results.items()}
+
+
+def drift_violations(drift: dict[str, dict[str, Any]]) -> list[Violation]:
+    """One per drifted feature; ``statistic`` and ``threshold`` are the p-value and the
+    corrected alpha for tests, the distance and its threshold otherwise."""
+    return [
+        Violation(
+            name,
+            "baseline_drift_check",
+            f"{r['test']} statistic {r['statistic']:.4g}"
+            + ("" if r["p_value"] is None else f" (p {r['p_value']:.3g})"),
+            r["statistic"] if r["p_value"] is None else r["p_value"],
+            r["threshold"],
+        )
+        for name, r in drift.items()
+        if r["drifted"]
+    ]

@@ -1,0 +1,195 @@
+"""``assay monitor``: the current rows against the baseline. Data quality and feature drift
+on every row; prediction, attribution and (with labels) model-quality and bias drift on the
+rows that pass the model's schema. Writes ``violations.json`` (SageMaker Model Monitor's
+``constraint_violations.json`` layout), ``monitor.json`` (every figure) and ``report.html``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assayml.monitor import checks, model_checks
+from assayml.monitor.drift import NumericReference
+from assayml.monitor.inputs import Baseline, Current
+from assayml.records import utc_now
+from assayml.serve.deployed import Deployed
+from assayml.utils.io import atomic_outputs
+
+
+def monitor(
+    current: Current,
+    baseline: Baseline,
+    deployed: Deployed,
+    labels: pd.Series | None = None,
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Every check; the report as ``monitor.json`` holds it. ``labels`` (aligned with the
+    rows) default to the rows' own target column when they have one."""
+    cfg, stats = baseline.settings, baseline.statistics
+    frame = current.frame
+    target = deployed.transform.target.name
+    if labels is None and target in frame.columns:
+        labels = frame[target].reset_index(drop=True)
+    ignore = set(deployed.schema.get("sensitive") or []) | {deployed.schema["target"]}
+    violations = checks.data_quality(frame, baseline.constraints, ignore)
+    drift = checks.feature_drift(frame, stats, baseline.rules, baseline.references, cfg)
+    violations += checks.drift_violations(drift)
+    valid, rejected = usable_rows(frame, deployed)
+    keep = valid.index.to_numpy()
+    report: dict[str, Any] = {
+        "time": utc_now(),
+        "source": current.source,
+        "baseline": str(baseline.directory),
+        "model": deployed.lineage_id,
+        "rows": len(frame),
+        "valid_rows": len(valid),
+        "settings": asdict(cfg),
+        "drift": drift,
+        "prediction_drift": None,
+        "model_quality": None,
+        "attribution_drift": None,
+        "bias_drift": None,
+    }
+    if len(valid):
+        predicted = served_or_predicted(current, deployed, valid, keep, threshold)
+        reference = baseline.arrays.get("prediction")
+        report["prediction_drift"], found = model_checks.prediction_drift(
+            stats, predicted, NumericReference(reference) if reference is not None else None, cfg
+        )
+        violations += found
+        violations += _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
+        if stats.get("attributions"):
+            report["attribution_drift"], found = _attributions(baseline, deployed, valid)
+            violations += found
+    report["rejected_rows"] = len(rejected)
+    report["violations"] = [v.to_dict() for v in violations]
+    report["recommendation"] = model_checks.recommendation(violations)
+    return report
+
+
+def usable_rows(frame: pd.DataFrame, deployed: Deployed) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows the model can take (none when an input column is missing: data quality has
+    reported it) and the rejected rest."""
+    if any(c not in frame.columns for c in deployed.schema["inputs"]):
+        return frame.iloc[:0], frame
+    return deployed.validate(frame.reset_index(drop=True))
+
+
+def served_or_predicted(
+    current: Current, deployed: Deployed, valid: pd.DataFrame, keep: np.ndarray, threshold: float
+) -> np.ndarray:
+    """The captured predictions when the rows came with them (what users were served), else
+    the model's: class indices, or regression values."""
+    transform = deployed.transform
+    if current.served is not None:
+        served = current.served.iloc[keep].reset_index(drop=True)
+        if transform.target.task == "regression":
+            return served.to_numpy(dtype=np.float64)
+        return transform.encode_target(served)
+    return deployed.predict(valid, threshold).predicted
+
+
+def _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep):
+    if labels is None:
+        return []
+    y_all = labels.iloc[keep].reset_index(drop=True)
+    has = y_all.notna().to_numpy()
+    report["labelled_rows"] = int(has.sum())
+    if not has.any():
+        return []
+    transform, cfg = deployed.transform, baseline.settings
+    regression = transform.target.task == "regression"
+    y = y_all[has].to_numpy(dtype=np.float64) if regression else transform.encode_target(y_all[has])
+    y_hat = predicted[has]
+
+    def metric(rows: np.ndarray) -> float:
+        if regression:
+            return float(np.sqrt(np.mean((y_hat[rows] - y[rows]) ** 2)))
+        return float(np.mean(y_hat[rows] == y[rows]))
+
+    seed = baseline.statistics["seed"]
+    report["model_quality"], found = model_checks.model_quality(
+        baseline.statistics, metric, len(y), cfg, seed
+    )
+    bias = baseline.constraints.get("bias")
+    if bias and not regression:
+        report["bias_drift"], more = _bias(bias, transform, valid[has], y, y_hat, cfg, seed)
+        found += more
+    return found
+
+
+def _bias(bias, transform, rows: pd.DataFrame, y, y_hat, cfg, seed):
+    from assayml.features.transform import label_key
+
+    keys = [label_key(c) for c in transform.target.classes]
+    favourable = keys.index(label_key(bias["favourable_label"]))
+    report, found = {}, []
+    for column, reference in bias["facets"].items():
+        if column not in rows.columns:
+            continue
+        facet = rows[column].astype(str).to_numpy()
+        part, more = model_checks.bias_drift(
+            (y == favourable).astype(int),
+            (y_hat == favourable).astype(int),
+            facet,
+            reference,
+            bias["thresholds"],
+            cfg,
+            seed,
+            column,
+        )
+        report |= part
+        found += more
+    return report, found
+
+
+def _attributions(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame):
+    """Mean |SHAP| ranking of up to ``attribution_rows`` current rows, computed as the
+    explain stage computed the baseline's (same background, samples, target and seed)."""
+    import torch
+
+    from assayml.config.schema import ExplainConfig
+    from assayml.explain.global_explain import shap_ranking
+    from assayml.explain.kernel_shap import kernel_shap
+    from assayml.explain.model import ExplainedNet
+    from assayml.explain.selection import column_groups, targets
+
+    settings = baseline.statistics["attributions"]
+    rng = np.random.default_rng(settings["seed"])
+    rows = np.sort(rng.permutation(len(valid))[: baseline.settings.attribution_rows])
+    chosen = valid.iloc[rows]
+    pred = deployed.predict(chosen)
+    columns, groups = column_groups(deployed.transform)
+    target = targets(
+        ExplainConfig(target=settings["target"]), pred, list(range(len(rows))), deployed.transform
+    )
+    values = kernel_shap(
+        ExplainedNet(deployed.module, deployed.transform, deployed.sampling),
+        torch.as_tensor(deployed.transform.transform(chosen), dtype=torch.float64),
+        torch.as_tensor(baseline.arrays["shap_background"], dtype=torch.float64),
+        target,
+        settings["samples"],
+        groups,
+        settings["seed"],
+    ).numpy()
+    report, found = model_checks.attribution_drift(
+        settings["ranking"], shap_ranking(values, columns), baseline.settings
+    )
+    report["rows"] = len(rows)
+    return report, found
+
+
+def write_outputs(report: dict[str, Any], baseline: Baseline, current: Current, out_dir) -> None:
+    """``violations.json``, ``monitor.json`` and ``report.html``, replaced together."""
+    from assayml.monitor.report_html import render
+
+    out_dir = Path(out_dir)
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / "violations.json", {"violations": report["violations"]})
+        out.write_json(out_dir / "monitor.json", report)
+        out.write_text(out_dir / "report.html", render(report, baseline.statistics, current.frame))

@@ -1,0 +1,160 @@
+"""``assay baseline``: the monitoring baseline from the training data, the validation
+predictions and metrics, and the attribution ranking when ``assay explain`` has run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assayml.config.schema import AssayConfig
+from assayml.evaluate.metrics import compute_metrics
+from assayml.features.transform import FeatureTransform
+from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
+from assayml.models.inference import Sampling, predict
+from assayml.monitor import baseline as base
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, read_json, read_parquet, upstream_data, utc_now
+from assayml.stages.prepare import PROFILE_FILE
+from assayml.stages.train import SCHEMA_COPY, TRANSFORM_COPY
+from assayml.utils.io import atomic_outputs
+
+EXPLAIN_REPORT = "explain/explain.json"
+
+
+def run_baseline(cfg: AssayConfig) -> StageRecord:
+    """Write ``statistics.json``, ``constraints.json`` and ``reference.npz`` to
+    ``paths.monitoring_dir``."""
+    started = utc_now()
+    models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
+    profile = read_json(prepared / PROFILE_FILE, "prepare")
+    transform = FeatureTransform.load(models / TRANSFORM_COPY)
+    train = read_parquet(prepared / "train.parquet", "prepare")
+    val = read_parquet(prepared / "val.parquet", "prepare")
+    columns = transform.input_columns
+    features = [
+        base.feature_statistics(
+            c,
+            train[c],
+            base.inferred_type(train[c], profile["schema"].get(c, {}).get("dtype")),
+            cfg.monitor.histogram_bins,
+        )
+        for c in columns
+    ]
+    prediction, quality, predicted = prediction_baseline(models, transform, val, cfg)
+    explained = Path(cfg.paths.reports_dir) / EXPLAIN_REPORT
+    attributions = attribution_baseline(explained, cfg) if explained.is_file() else None
+    statistics = {
+        "version": 0.0,
+        "seed": cfg.seed,  # of the monitor's resamples
+        "dataset": {"item_count": len(train), "source": str(prepared / "train.parquet")},
+        "features": features,
+        "prediction": prediction,
+        "model_quality": quality,
+        "attributions": attributions,
+    }
+    schema = json.loads((models / SCHEMA_COPY).read_text())
+    constraints = {
+        "version": 0.0,
+        "features": [
+            base.feature_constraints(f, profile["schema"].get(f["name"], {}), cfg.monitor)
+            for f in features
+        ],
+        "monitoring_config": base.monitoring_config(cfg.monitor),
+        "bias": bias_constraints(schema, transform, train, cfg),
+    }
+    numeric = [f["name"] for f in features if f["inferred_type"] != "String"]
+    extra = {"shap_background": shap_background(transform, train, cfg)}
+    if transform.target.task == "regression":
+        extra["prediction"] = np.sort(predicted.astype(np.float32))
+    reference = base.reference_bytes(train, numeric, cfg.monitor.reference_rows, cfg.seed, extra)
+    out_dir = Path(cfg.paths.monitoring_dir)
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / "statistics.json", statistics)
+        out.write_json(out_dir / "constraints.json", constraints)
+        out.write_bytes(out_dir / "reference.npz", reference)
+        inputs = [
+            models / WEIGHTS_FILE,
+            models / SPEC_FILE,
+            prepared / "train.parquet",
+            prepared / "val.parquet",
+        ]
+        details = {
+            "features": len(features),
+            "rows": len(train),
+            "attributions": attributions is not None,
+        }
+        return finish_record(
+            out, "baseline", cfg, upstream_data(cfg, "train"), inputs, started, details
+        )
+
+
+def attribution_baseline(explained: Path, cfg: AssayConfig) -> dict[str, Any]:
+    """The explain stage's mean |SHAP| ranking and how it was computed, so the monitor
+    explains current rows the same way."""
+    report = read_json(explained, "explain")
+    seed = cfg.seed if cfg.explain.seed is None else cfg.explain.seed
+    return {
+        "ranking": report["global"]["mean_abs_shap"],
+        "rows": report["global"]["rows"],
+        "samples": cfg.explain.samples,
+        "target": cfg.explain.target,
+        "seed": seed,
+    }
+
+
+def shap_background(transform: FeatureTransform, train, cfg: AssayConfig) -> np.ndarray:
+    """KernelSHAP's background rows (transformed), as the explain stage builds them."""
+    from assayml.explain.selection import background
+
+    seed = cfg.seed if cfg.explain.seed is None else cfg.explain.seed
+    return background(cfg.explain, transform.transform(train), seed).rows.numpy()
+
+
+def bias_constraints(schema: dict[str, Any], transform: FeatureTransform, train, cfg):
+    """Sensitive columns with their reference groups (configured, or the largest group in
+    training, as the explain stage takes it), the favourable label and the allowed ranges
+    of the bias metrics; None for regression or without sensitive columns."""
+    from assayml.explain.bias_report import favourable_label
+
+    sensitive = schema.get("sensitive") or []
+    if transform.target.task == "regression" or not sensitive:
+        return None
+    configured = schema.get("reference_groups") or {}
+    return {
+        "facets": {
+            c: configured.get(c) or str(train[c].astype(str).mode().iloc[0]) for c in sensitive
+        },
+        "favourable_label": favourable_label(transform.target.classes, cfg.explain.bias),
+        "thresholds": {k: list(v) for k, v in cfg.explain.bias.thresholds.items()},
+    }
+
+
+def prediction_baseline(models: Path, transform: FeatureTransform, val, cfg: AssayConfig):
+    """(prediction distribution, validation metrics, predicted values) on the val split."""
+    module, spec = load_model(models)
+    pred = predict(
+        module,
+        transform,
+        transform.transform(val),
+        cfg.evaluate.threshold,
+        Sampling.from_extras(spec.extras),
+    )
+    target = val[transform.target.name]
+    if transform.target.task == "regression":
+        y = target.to_numpy(dtype=float)
+        quantiles = {str(q): float(np.quantile(pred.predicted, q)) for q in base.QUANTILES}
+        distribution: dict[str, Any] = {"quantiles": quantiles}
+        predicted = pred.predicted
+    else:
+        y = transform.encode_target(target)
+        labels = np.asarray(transform.target.classes, dtype=object)[pred.predicted]
+        values, counts = np.unique(labels.astype(str), return_counts=True)
+        distribution = {"counts": dict(zip(values.tolist(), counts.tolist(), strict=True))}
+        predicted = None
+    metrics = compute_metrics(pred, y, cfg.evaluate.threshold)
+    metrics.pop("confusion_matrix", None)
+    return {"task": pred.task, "split": "val", "distribution": distribution}, metrics, predicted
