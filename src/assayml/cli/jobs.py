@@ -17,6 +17,7 @@ NOISY_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
     "lightning.fabric.utilities.rank_zero",
     "lightning.pytorch.accelerators.cuda",
+    "lightning.fabric.utilities.distributed",
 )
 
 

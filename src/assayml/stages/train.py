@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from assayml.config.load import canonical_json, config_hash
 from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
@@ -27,17 +28,13 @@ SCHEMA_COPY = "schema.json"  # the input schema: predict and serve validate rows
 def run_train(cfg: AssayConfig) -> StageRecord:
     """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
     ``model_card.json`` and the record to ``paths.models_dir``."""
-    from assayml.train.datamodule import FeatureDataModule
-    from assayml.train.fit import fit_network, model_head
+    from assayml.train.fit import fit_network
 
     started = utc_now()
     features = Path(cfg.paths.features_dir)
-    transform = FeatureTransform.load(features / TRANSFORM_FILE)
-    splits = FeatureDataModule.from_dir(features, batch_size=cfg.train.batch_size)
-    task = transform.target.task
-    head = model_head(cfg, task)
-    check_uncertainty(cfg, task)
-    out_features = output_width(task, len(transform.target.classes), head)
+    inputs = training_inputs(cfg)
+    transform, splits, task, head = inputs.transform, inputs.splits, inputs.task, inputs.head
+    out_features = inputs.out_features
     result = fit_network(cfg, splits, out_features, task)
     sampling = sampling_for(cfg, head)
     if cfg.calibration.method is CalibrationMethod.temperature:
@@ -69,6 +66,30 @@ def run_train(cfg: AssayConfig) -> StageRecord:
             features / "val.safetensors",
         ]
         return finish_record(out, "train", cfg, data, inputs, started, details)
+
+
+@dataclass
+class TrainingInputs:
+    transform: FeatureTransform
+    splits: Any  # FeatureDataModule
+    task: str
+    head: str
+    out_features: int
+
+
+def training_inputs(cfg: AssayConfig) -> TrainingInputs:
+    """What a fit needs from ``assay features``' outputs (rank 0 and DDP workers alike)."""
+    from assayml.train.datamodule import FeatureDataModule
+    from assayml.train.fit import model_head
+
+    features = Path(cfg.paths.features_dir)
+    transform = FeatureTransform.load(features / TRANSFORM_FILE)
+    splits = FeatureDataModule.from_dir(features, batch_size=cfg.train.batch_size)
+    task = transform.target.task
+    head = model_head(cfg, task)
+    check_uncertainty(cfg, task)
+    out_features = output_width(task, len(transform.target.classes), head)
+    return TrainingInputs(transform, splits, task, head, out_features)
 
 
 def input_schema(cfg: AssayConfig, transform) -> dict:
@@ -130,6 +151,7 @@ def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "resumed_from": result.resumed_from,
+        "processes": result.processes,
         "monitor": cfg.train.monitor,
         "best_score": result.best_score,
         "final_metrics": result.metrics,

@@ -3,7 +3,6 @@ collation (a DataLoader over a TensorDataset would index and stack rows one by o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import torch
@@ -26,19 +25,34 @@ class EpochSeed:
 
 
 class TensorBatches:
-    """An iterable of ``(x[idx], y[idx])`` batches over tensors of equal length."""
+    """An iterable of ``(x[idx], y[idx])`` batches over tensors of equal length.
+
+    ``shard=(rank, world)``: every rank draws the same shuffled batches and takes rows
+    ``rank, rank + world, ...`` of each, yielding ``(x, y, weight)``: its loss weight,
+    ``world * rows taken / batch rows``, so that DDP's average of the ranks' gradients is
+    the gradient of the whole batch's mean loss even when the rows do not split evenly. A
+    last batch with fewer rows than ranks is skipped by all of them (every rank must take
+    the same number of steps)."""
 
     def __init__(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.rank, self.world = shard
         self.sampler = EpochSeed(seed)
         self.batch_sampler = None  # Lightning inspects loaders for one
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        full, rest = divmod(len(self.x), self.batch_size)
+        return full + (0 < rest and (self.world == 1 or rest >= self.world))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
@@ -52,7 +66,13 @@ class TensorBatches:
         order = torch.randperm(n, generator=self.sampler.generator())
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield self.x[idx], self.y[idx]
+            if self.world == 1:
+                yield self.x[idx], self.y[idx]
+                continue
+            if len(idx) < self.world:
+                return
+            mine = idx[self.rank :: self.world]
+            yield self.x[mine], self.y[mine], self.world * len(mine) / len(idx)
 
 
 class EnsembleBatches:
@@ -67,12 +87,13 @@ class EnsembleBatches:
         batch_size: int,
         seeds: list[int],
         bootstrap: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.members = []
         for seed in seeds:
             rows = bootstrap_rows(len(x), seed) if bootstrap else None
             xs, ys = (x, y) if rows is None else (x[rows], y[rows])
-            self.members.append(TensorBatches(xs, ys, batch_size, shuffle=True, seed=seed))
+            self.members.append(TensorBatches(xs, ys, batch_size, True, seed, shard))
         self.sampler = self  # Lightning calls sampler.set_epoch each epoch
         self.batch_sampler = None
 
@@ -83,9 +104,14 @@ class EnsembleBatches:
     def __len__(self) -> int:
         return len(self.members[0])
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple]:
         for parts in zip(*self.members, strict=True):
-            yield torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
+            # Sharded batches carry a loss weight, the same for every member.
+            yield (
+                torch.stack([p[0] for p in parts]),
+                torch.stack([p[1] for p in parts]),
+                *parts[0][2:],
+            )
 
 
 def bootstrap_rows(n: int, seed: int) -> torch.Tensor:

@@ -66,12 +66,22 @@ class FeatureDataModule(pl.LightningDataModule):
         return int(self.train.x.shape[1])
 
     def train_dataloader(self) -> TensorBatches | EnsembleBatches:
+        """Under DDP every rank draws the same batches of ``batch_size`` rows and takes its
+        share of each, so the averaged gradient is that of the whole batch: the same
+        optimisation as one process (up to rounding and dropout masks)."""
+        from assayml.train.distributed import rank_and_world
+
         rows = self.batch_size * self.fused_steps
+        shard = rank_and_world(getattr(self, "trainer", None))
         if self.members:
             seeds = [self.seed + i for i in range(self.members)]
-            return EnsembleBatches(self.train.x, self.train.y, rows, seeds, self.bootstrap)
-        return TensorBatches(self.train.x, self.train.y, rows, shuffle=True, seed=self.seed)
+            return EnsembleBatches(self.train.x, self.train.y, rows, seeds, self.bootstrap, shard)
+        return TensorBatches(
+            self.train.x, self.train.y, rows, shuffle=True, seed=self.seed, shard=shard
+        )
 
     def val_dataloader(self) -> TensorBatches:
+        # Every rank validates on all rows: identical metrics on every rank, so early
+        # stopping and checkpoint choices agree without synchronising.
         rows = max(self.batch_size, VAL_BATCH_ROWS)
         return TensorBatches(self.val.x, self.val.y, rows, shuffle=False)

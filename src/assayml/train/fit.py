@@ -33,6 +33,7 @@ class FitResult:
     metrics: dict[str, float] = field(default_factory=dict)  # logged at the last epoch
     stopped_early: bool = False
     resumed_from: str | None = None  # the checkpoint a resumed run continued from
+    processes: int = 1  # DDP world size
 
 
 def fit_network(
@@ -40,10 +41,15 @@ def fit_network(
     data: FeatureDataModule,
     out_features: int,
     task: str,
+    worker: bool = False,
     **trainer_kwargs: Any,
 ) -> FitResult:
     """Train the configured network on ``data``'s train split, selecting the best epoch on
-    its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``."""
+    its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``. Under
+    ``strategy=ddp`` rank 0 (this call) starts the other ranks (``worker=True`` calls, which
+    log nothing and leave checkpoints alone)."""
+    from assayml.train.distributed import ddp_workers
+
     module = build_module(cfg, data, out_features, task)
     checkpoint, callbacks = _callbacks(cfg)
     members = BestMembers() if data.members else None
@@ -58,9 +64,15 @@ def fit_network(
         callbacks += pruning_callbacks(cfg.tune)
     if module.fused:
         trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
+    if worker:
+        trainer_kwargs["logger"] = False
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
-    resumed_from = _resume_path(cfg)
-    trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    resumed_from = _resume_path(cfg, clean=not worker)
+    if worker:
+        trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    else:
+        with ddp_workers(cfg):
+            trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
     state, best_epoch = module.net.state_dict(), None
     if members is not None and members.state is not None:
         state = members.state
@@ -79,6 +91,7 @@ def fit_network(
         metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         resumed_from=resumed_from,
+        processes=trainer.world_size,
     )
 
 
@@ -200,9 +213,10 @@ def _callbacks(cfg: AssayConfig):
     return checkpoint, callbacks
 
 
-def _resume_path(cfg: AssayConfig) -> str | None:
+def _resume_path(cfg: AssayConfig, clean: bool = True) -> str | None:
     """The last checkpoint when resuming; otherwise start clean (old checkpoint files
-    removed: only ``*.ckpt`` directly in the folder, never the folder)."""
+    removed, unless ``clean`` is off (DDP workers): only ``*.ckpt`` directly in the folder,
+    never the folder)."""
     directory = Path(cfg.paths.checkpoints_dir)
     last = directory / f"{LAST}.ckpt"
     if cfg.train.resume:
@@ -210,7 +224,7 @@ def _resume_path(cfg: AssayConfig) -> str | None:
             raise ArtifactError(f"{last}: no checkpoint to resume from (train.resume=true)")
         check_resumable(load_checkpoint(str(last)), cfg, str(last))  # before Lightning reads it
         return str(last)
-    for stale in directory.glob("*.ckpt") if directory.is_dir() else ():
+    for stale in directory.glob("*.ckpt") if directory.is_dir() and clean else ():
         stale.unlink()
     return None
 

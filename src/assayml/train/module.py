@@ -61,12 +61,12 @@ class AssayModule(pl.LightningModule):
     def loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return member_losses(output, y, self.task, self.head).sum()
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int):
-        x, y = batch
+    def training_step(self, batch: tuple, _: int):
+        x, y, *weight = batch  # a weight under DDP (see batches.TensorBatches)
         if not self.fused:
             loss = self.loss(self(x), y)
             self._accumulate("train/loss", loss.detach() * y.shape[-1] / self.members, y.shape[-1])
-            return loss
+            return loss * weight[0] if weight else loss
         wrapper = self.optimizers()
         optimizer = wrapper.optimizer  # the torch optimiser itself: no per-step hooks
         for start in range(0, y.shape[-1], self.batch_size):  # rows are the last y dim

@@ -23,15 +23,25 @@ from assayml.errors import ArtifactError
 
 RNG_KEY = "assay_rng_states"
 CONFIG_KEY = "assay_resume_config"
-MAY_CHANGE = ("trainer.max_epochs", "trainer.min_epochs", "trainer.enable_progress_bar",
-              "train.resume", "train.early_stopping", "logger", "paths")  # fmt: skip
+MAY_CHANGE = (
+    "trainer.max_epochs",
+    "trainer.min_epochs",
+    "trainer.enable_progress_bar",
+    "train.resume",
+    "train.early_stopping",
+    "logger",
+    "paths",
+)
 
 
 def resume_config(cfg: AssayConfig) -> dict[str, Any]:
     """The config as a flat dict, without the keys a resume may change."""
     flat = _flatten(json.loads(canonical_json(cfg)))
-    return {k: v for k, v in flat.items()
-            if not any(k == p or k.startswith(p + ".") for p in MAY_CHANGE)}  # fmt: skip
+    return {
+        k: v
+        for k, v in flat.items()
+        if not any(k == p or k.startswith(p + ".") for p in MAY_CHANGE)
+    }
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: AssayConfig, path: str) -> None:
