@@ -9,8 +9,10 @@ is running and the usual environment (``MASTER_ADDR``, ``MASTER_PORT``, ``WORLD_
 workers compose nothing and write nothing: they only fit; rank 0 writes checkpoints (as
 Lightning does), the model, the records and the run directory, so there is exactly one.
 
-Under an external launcher (torchrun, SLURM's srun: ``LOCAL_RANK`` or ``SLURM_PROCID`` is
-set) nothing is started here.
+Under an external launcher that starts every rank (torchrun sets ``LOCAL_RANK``; srun with
+several tasks sets ``SLURM_NTASKS``) nothing is started here. A SLURM job of one task (a
+sweep job under ``hydra/launcher=slurm``) starts its ranks here, as on a workstation, and
+tells Lightning so: its SLURM detection would otherwise expect one task per device.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ def local_processes(cfg: AssayConfig) -> int:
 
 
 def launched_externally() -> bool:
-    return "LOCAL_RANK" in os.environ or "SLURM_PROCID" in os.environ
+    return "LOCAL_RANK" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def cluster_plugins(cfg: AssayConfig, worker: bool) -> list:
+    """Lightning plugins for a run whose ranks this module starts (rank 0 or a worker)."""
+    if local_processes(cfg) <= 1 or not (worker or not launched_externally()):
+        return []
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    return [LightningEnvironment()]
 
 
 @contextmanager

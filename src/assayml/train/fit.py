@@ -48,7 +48,7 @@ def fit_network(
     its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``. Under
     ``strategy=ddp`` rank 0 (this call) starts the other ranks (``worker=True`` calls, which
     log nothing and leave checkpoints alone)."""
-    from assayml.train.distributed import ddp_workers
+    from assayml.train.distributed import cluster_plugins, ddp_workers
 
     module = build_module(cfg, data, out_features, task)
     checkpoint, callbacks = _callbacks(cfg)
@@ -66,6 +66,7 @@ def fit_network(
         trainer_kwargs.setdefault("gradient_clip_val", None)  # the module clips
     if worker:
         trainer_kwargs["logger"] = False
+    trainer_kwargs.setdefault("plugins", cluster_plugins(cfg, worker))
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
     resumed_from = _resume_path(cfg, clean=not worker)
     if worker:
