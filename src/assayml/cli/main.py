@@ -50,6 +50,11 @@ TOOL_HELP = {
         "run_monitor",
         "new rows or captured traffic against the baseline; exit 3 on violations",
     ),
+    "report": (
+        "assayml.cli.report_command",
+        "run_report",
+        "one self-contained HTML page for a run, registry version or the workspace",
+    ),
     "reproduce": (
         "assayml.cli.reproduce_command",
         "run_reproduce",

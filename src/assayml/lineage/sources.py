@@ -39,6 +39,8 @@ def from_version(registry, doc: dict) -> Lineage:
     meta = doc["metadata"]
     files = {}
     for relpath, digest in doc["files"].items():
+        if not relpath.startswith("model/"):
+            continue  # evidence for reports (plots, explanations), not the model
         data = registry._object(digest).read_bytes()
         files[relpath] = _md5(data)
     model = {

@@ -13,6 +13,15 @@ import yaml
 from assayml.errors import ArtifactError
 
 RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
+# What `assay report` shows of a version, stored with it (paths relative to the run folder).
+EVIDENCE = (
+    "data/prepared/profile.json",
+    "metrics/evaluate.json",
+    "plots/evaluate/*.png",
+    "reports/explain/*.json",
+    "reports/explain/*.png",
+    "monitoring/statistics.json",
+)
 
 
 def collect(models_dir: str | Path) -> tuple[dict[str, Path], dict[str, Any]]:
@@ -24,6 +33,10 @@ def collect(models_dir: str | Path) -> tuple[dict[str, Path], dict[str, Any]]:
         raise ArtifactError(f"{models}: no model_card.json: not a trained models folder")
     files = {f"model/{p.name}": p for p in sorted(models.iterdir()) if p.is_file()}
     run = models.parent
+    for pattern in EVIDENCE:
+        files.update(
+            {f"evidence/{p.relative_to(run).as_posix()}": p for p in sorted(run.glob(pattern))}
+        )
     card = json.loads(card_path.read_text())
     records = {s: _json(run / "records" / f"{s}.json") for s in RECORD_STAGES}
     metadata = {

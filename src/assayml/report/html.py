@@ -1,0 +1,245 @@
+"""The report page: plain HTML and CSS, images inline as data URIs, no scripts and no
+external assets, so it opens anywhere (an email attachment, an audit folder) and prints.
+Each section appears when the stage that makes it has run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assayml.report.sources import ReportInputs, lineage_text
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .8rem 0; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; font-size: 13px; text-align: left; }
+th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f7f7f7; padding: .8rem; overflow-x: auto; font-size: 12px; }
+.bad { color: #b00020; font-weight: bold; } .ok { color: #1b5e20; font-weight: bold; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure { margin: 0; } figure img { max-width: 380px; } figcaption { font-size: 12px; }
+nav a { margin-right: .8rem; font-size: 14px; }
+"""
+SECTIONS = (
+    ("overview", "Overview"),
+    ("config", "Configuration"),
+    ("data", "Data"),
+    ("metrics", "Metrics"),
+    ("uncertainty", "Calibration and uncertainty"),
+    ("explain", "Explanations"),
+    ("bias", "Bias"),
+    ("lineage", "Lineage"),
+    ("audit", "Audit trail"),
+    ("monitor", "Monitoring"),
+)
+UNCERTAINTY_PLOTS = ("reliability", "uncertainty_hist", "coverage")
+
+
+def render(inputs: ReportInputs, generated_at: str) -> str:
+    folder = inputs.folder
+    bodies = {
+        "overview": _overview(inputs, generated_at),
+        "config": _config(inputs.config),
+        "data": _data(_json(folder / "data" / "prepared" / "profile.json")),
+        "metrics": _metrics(_json(folder / "metrics" / "evaluate.json"), folder),
+        "uncertainty": _uncertainty(_json(folder / "metrics" / "evaluate.json"), folder),
+        "explain": _explain(_json(folder / "reports" / "explain" / "explain.json"), folder),
+        "bias": _bias(_json(folder / "reports" / "explain" / "bias.json")),
+        "lineage": _pre(lineage_text(inputs.lineage)),
+        "audit": _audit(inputs),
+        "monitor": _monitor(inputs.monitor, inputs.monitor_source),
+    }
+    present = [(key, title) for key, title in SECTIONS if bodies[key]]
+    nav = "".join(f'<a href="#{key}">{title}</a>' for key, title in present)
+    sections = "".join(
+        f'<section id="{key}"><h2>{title}</h2>{bodies[key]}</section>' for key, title in present
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>assay report: {_e(inputs.subject)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{_e(inputs.title)}</h1>
+<nav>{nav}</nav>
+{sections}
+</body></html>
+"""
+
+
+def _overview(inputs: ReportInputs, generated_at: str) -> str:
+    rows = [(k, v) for k, v in inputs.facts.items() if v not in (None, "", [])]
+    rows.append(("report generated", generated_at))
+    return _table(["", ""], [[f"<b>{_e(k)}</b>", _e(v)] for k, v in rows], header=False)
+
+
+def _config(config: dict[str, Any] | None) -> str:
+    if not config:
+        return ""
+    text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return (
+        "<details><summary>The composed, resolved config this model was made with "
+        f"({text.count(chr(10))} lines)</summary>{_pre(text)}</details>"
+    )
+
+
+def _data(profile: dict[str, Any] | None) -> str:
+    if not profile:
+        return ""
+    data = profile.get("data") or {}
+    version = ", ".join(f"{k} {v}" for k, v in data.items() if v is not None)
+    rows = profile.get("rows") or {}
+    counts = ", ".join(f"{k} {v}" for k, v in rows.items())
+    head = (
+        f"<p>Version: {_e(version)}.<br>Task {_e(profile.get('task'))}, target "
+        f"<code>{_e(profile.get('target'))}</code>; rows: {_e(counts)}."
+        + (
+            f"<br>Sensitive columns: {_e(', '.join(profile['sensitive']))}."
+            if profile.get("sensitive")
+            else ""
+        )
+        + "</p>"
+    )
+    train = (profile.get("splits") or {}).get("train") or {}
+    keys = ("dtype", "missing", "min", "max", "mean", "std", "unique")
+    table = _table(
+        ["column (train split)", *keys],
+        [[_e(name), *(_cell(stats.get(k)) for k in keys)] for name, stats in train.items()],
+    )
+    return head + table
+
+
+def _metrics(metrics: dict[str, Any] | None, folder: Path) -> str:
+    if not metrics:
+        return ""
+    scalars = [(k, v) for k, v in metrics.items() if isinstance(v, int | float)]
+    table = _table(["metric", "value"], [[_e(k), _cell(v)] for k, v in scalars])
+    split = f"<p>On the {_e(metrics.get('split', 'test'))} split.</p>"
+    plots = folder / "plots" / "evaluate"
+    others = sorted(
+        p for p in plots.glob("*.png") if p.stem not in UNCERTAINTY_PLOTS
+    )  # roc, confusion, residuals
+    return split + table + _figures(others)
+
+
+def _uncertainty(metrics: dict[str, Any] | None, folder: Path) -> str:
+    found = (metrics or {}).get("uncertainty")
+    plots = [folder / "plots" / "evaluate" / f"{name}.png" for name in UNCERTAINTY_PLOTS]
+    plots = [p for p in plots if p.is_file()]
+    if not found and not plots:
+        return ""
+    scalars = [(k, v) for k, v in (found or {}).items() if isinstance(v, int | float | str)]
+    return _table(["measure", "value"], [[_e(k), _cell(v)] for k, v in scalars]) + _figures(plots)
+
+
+def _explain(explain: dict[str, Any] | None, folder: Path) -> str:
+    if not explain:
+        return ""
+    ranking = ((explain.get("global") or {}).get("mean_abs_shap")) or []
+    table = _table(
+        ["column", "mean |SHAP|"],
+        [[_e(r["column"]), _cell(r["mean_abs_shap"])] for r in ranking[:15]],
+    )
+    facts = (
+        f"<p>Methods: {_e(', '.join(explain.get('methods') or []))} on the "
+        f"{_e(explain.get('split'))} split (baseline {_e(explain.get('baseline'))}). "
+        f"Unstable rows: {len(explain.get('unstable_rows') or [])}; counterfactual validity "
+        f"{_cell(explain.get('counterfactual_validity'))}.</p>"
+    )
+    images = sorted((folder / "reports" / "explain").glob("*.png"))
+    return facts + table + _figures(images)
+
+
+def _bias(bias: dict[str, Any] | None) -> str:
+    if not bias:
+        return ""
+    verdict = (
+        '<p class="ok">No bias metric outside its allowed range.</p>'
+        if bias.get("passed")
+        else f'<p class="bad">{len(bias["flags"])} flags.</p>'
+    )
+    rows = []
+    for column, facet in (bias.get("facets") or {}).items():
+        for group, result in (facet.get("groups") or {}).items():
+            flagged = set(result.get("flagged") or [])
+            for kind in ("pre_training", "post_training"):
+                for name, value in (result.get(kind) or {}).items():
+                    mark = '<span class="bad">flagged</span>' if name in flagged else ""
+                    group_name = f"{column}={group} vs {facet.get('reference')}"
+                    rows.append([_e(group_name), _e(kind), _e(name), _cell(value), mark])
+    return verdict + _table(["group", "", "metric", "value", ""], rows)
+
+
+def _audit(inputs: ReportInputs) -> str:
+    if not inputs.audit:
+        return ""
+    status = "ok" if "intact" in inputs.audit_intact else "bad"
+    rows = [
+        [_cell(e["seq"]), _e(e["time"]), _e(e["user"]), _e(e["action"]), _e(e["subject"])]
+        for e in inputs.audit[-50:]
+    ]
+    return (
+        f'<p class="{status}">{_e(inputs.audit_intact)}</p><p>{len(inputs.audit)} entries '
+        "concern this model (its config hash, or monitoring of its weights)"
+        + ("; the last 50:" if len(inputs.audit) > 50 else ":")
+        + "</p>"
+        + _table(["seq", "time", "user", "action", "subject"], rows)
+    )
+
+
+def _monitor(report: dict[str, Any] | None, source: str | None) -> str:
+    if not report:
+        return ""
+    found = report.get("violations") or []
+    verdict = report.get("recommendation") or {}
+    status = "bad" if found else "ok"
+    rows = [
+        [_e(v["feature_name"]), _e(v["constraint_check_type"]), _e(v["description"])] for v in found
+    ]
+    return (
+        f"<p>Latest result ({_e(report.get('time'))}, <code>{_e(source)}</code>): "
+        f"{_cell(report.get('rows'))} rows from <code>{_e(report.get('source'))}</code>.</p>"
+        f'<p class="{status}">{len(found)} violations; recommendation: '
+        f"{_e(verdict.get('action'))} ({_e(verdict.get('reason'))}).</p>"
+        + (_table(["feature", "check", "description"], rows) if rows else "")
+    )
+
+
+def _figures(paths: list[Path]) -> str:
+    items = "".join(
+        f'<figure><img alt="{_e(p.stem)}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{_e(p.stem)}</figcaption>'
+        "</figure>"
+        for p in paths
+        if p.is_file()
+    )
+    return f'<div class="figures">{items}</div>' if items else ""
+
+
+def _table(head: list[str], rows: list[list[str]], header: bool = True) -> str:
+    top = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>{top}{body}</table>"
+
+
+def _pre(text: str | None) -> str:
+    return f"<pre>{_e(text)}</pre>" if text else ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return ""
+    return _e(value)
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
