@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from assayml.errors import EXIT_OK, AssayError
+from assayml.verbosity import say
 
 USAGE = """\
 usage: assay compose [overrides ...]   write params.yaml (+ params.provenance.json) from conf/
@@ -26,7 +27,7 @@ def run_compose(args: list[str]) -> int:
     conf = Path.cwd() / "conf"
     try:
         if args == ["--check"]:
-            print(f"params.yaml is current: {check_params(conf)}")
+            say(f"params.yaml is current: {check_params(conf)}")
             return EXIT_OK
         cfg = compose(args, conf)
         to_typed(cfg)  # refuse to write a params.yaml that stages would reject
@@ -34,5 +35,5 @@ def run_compose(args: list[str]) -> int:
     except AssayError as err:
         print(f"assay compose: error: {err}", file=sys.stderr)
         return err.exit_code
-    print(f"wrote {path} from conf/" + (f" with {' '.join(args)}" if args else ""))
+    say(f"wrote {path} from conf/" + (f" with {' '.join(args)}" if args else ""))
     return EXIT_OK

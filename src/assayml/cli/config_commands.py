@@ -42,7 +42,7 @@ def run_config_command(command: str, args: list[str]) -> int:
         return outcome
 
     saved_argv = sys.argv
-    sys.argv = [f"assay {command}", *args]
+    sys.argv = [f"assay {command}", *args, *hydra_verbosity()]
     try:
         task()
     except SystemExit as exit_:
@@ -56,3 +56,15 @@ def run_config_command(command: str, args: list[str]) -> int:
         # A sweep: jobs may have run in other processes; the summary has their codes.
         return sweep_exit_code(LAST_SWEEP.get("codes", []))
     return max(state["codes"], default=EXIT_OK)
+
+
+def hydra_verbosity() -> list[str]:
+    """Hydra's own log lines follow --quiet / --verbose (the log file keeps everything)."""
+    from assayml.verbosity import quiet, verbose
+
+    if quiet():
+        return [
+            "++hydra.hydra_logging.root.level=WARNING",
+            "++hydra.job_logging.handlers.console.level=WARNING",
+        ]
+    return ["hydra.verbose=assayml"] if verbose() else []

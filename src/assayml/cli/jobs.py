@@ -40,6 +40,10 @@ def run_job(command: str, cfg) -> dict[str, Any]:
     try:
         typed = to_typed(cfg)
     except AssayError as err:
+        from assayml.verbosity import verbose
+
+        if verbose():
+            traceback.print_exc()
         print(f"assay {command}: error: {err}", file=sys.stderr)
         outcome = {
             "code": err.exit_code,
@@ -69,8 +73,11 @@ def run_stages_safely(command: str, cfg) -> dict[str, Any]:
         ``{"code", "error", "records", "config"}``: the exit code (0, or the failing
         error's), its message, the records of the stages that finished, and the config.
     """
+    import time
+
     from assayml.cli.summary import print_record
     from assayml.stages.table import get_stage, stages_for
+    from assayml.verbosity import detail, quiet, verbose
 
     quiet_libraries()
     records: dict[str, Any] = {}
@@ -83,9 +90,16 @@ def run_stages_safely(command: str, cfg) -> dict[str, Any]:
     }
     try:
         for name in stages_for(command, cfg):
+            started = time.perf_counter()
             records[name] = get_stage(name).run(cfg)
-            print_record(records[name])
+            if not quiet():
+                print_record(records[name])
+            detail(f"  {name}: {time.perf_counter() - started:.2f} s; wrote")
+            for path, digest in records[name].outputs.items():
+                detail(f"    {path}  md5 {digest}")
     except AssayError as err:
+        if verbose():
+            traceback.print_exc()
         print(f"assay {command}: error: {err}", file=sys.stderr)
         outcome.update(code=err.exit_code, error=str(err))
     except KeyboardInterrupt:
@@ -103,7 +117,12 @@ def run_stages_safely(command: str, cfg) -> dict[str, Any]:
 
 
 def quiet_libraries() -> None:
-    """Keep the terminal for our output: library banners and known-harmless warnings go."""
+    """Keep the terminal for our output: library banners and known-harmless warnings go
+    (kept under --verbose)."""
+    from assayml.verbosity import verbose
+
+    if verbose():
+        return
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")

@@ -76,6 +76,8 @@ commands (each takes Hydra overrides such as `model=cnn data=digits seed=3`):
 options:
   -h, --help      this message; `assay <command> --help` shows the config groups
   --version       print the version
+  -q, --quiet     warnings and errors only (no progress, no summaries); anywhere
+  -v, --verbose   library messages, timings, hashes and tracebacks; anywhere
   -m, --multirun  sweep over comma-separated override values (after the command)
   --cfg job       print the composed config instead of running (after the command)
   --params FILE   read an already composed config (params.yaml) instead of conf/:
@@ -93,7 +95,9 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``assay`` console script; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    from assayml.verbosity import take_flags
+
+    args = take_flags(list(sys.argv[1:] if argv is None else argv))
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0

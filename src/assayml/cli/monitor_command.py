@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from assayml.errors import EXIT_CHECK_FAILED, EXIT_OK, AssayError
+from assayml.verbosity import say
 
 OUT_DIR = "reports/monitor"
 BASELINE_DIR = "monitoring"
@@ -70,7 +71,7 @@ def _monitor(opts) -> int:
             "recommendation": report["recommendation"]["action"],
         },
     )
-    print(_summary(report, opts.out))
+    say(_summary(report, opts.out))
     return EXIT_CHECK_FAILED if found else EXIT_OK
 
 

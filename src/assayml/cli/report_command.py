@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from assayml.errors import EXIT_OK, AssayError, BadInputError
+from assayml.verbosity import say
 
 
 def run_report(args: list[str]) -> int:
@@ -23,7 +24,7 @@ def run_report(args: list[str]) -> int:
     except AssayError as err:
         print(f"assay report: error: {err}", file=sys.stderr)
         return err.exit_code
-    print(f"report: {path}")
+    say(f"report: {path}")
     return EXIT_OK
 
 

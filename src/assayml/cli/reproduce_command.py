@@ -19,17 +19,19 @@ def run_reproduce(args: list[str]) -> int:
     from assayml.audit import append
     from assayml.registry.store import Registry
     from assayml.reproduce import _warnings, reproduce
+    from assayml.verbosity import quiet
 
     try:
         doc = Registry(opts.registry).resolve(opts.ref)
         for warning in _warnings(doc["metadata"]):
             print(f"warning: {warning}", file=sys.stderr, flush=True)
-        print(
-            f"rebuilding {doc['name']}@{doc['version']} from commit "
-            f"{doc['metadata']['git']['commit']} ...",
-            file=sys.stderr,
-            flush=True,
-        )
+        if not quiet():
+            print(
+                f"rebuilding {doc['name']}@{doc['version']} from commit "
+                f"{doc['metadata']['git']['commit']} ...",
+                file=sys.stderr,
+                flush=True,
+            )
         report = reproduce(doc)
     except AssayError as err:
         print(f"assay reproduce: error: {err}", file=sys.stderr)

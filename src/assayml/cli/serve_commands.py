@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from assayml.errors import EXIT_OK, AssayError
+from assayml.verbosity import say, verbose
 
 CAPTURE_DIR = "captured"
 
@@ -75,7 +76,7 @@ def _predict(opts) -> int:
         out.write_bytes(Path(opts.output), _table_bytes(output, opts.output))
         if len(rejects):
             out.write_bytes(rejects_path, _table_bytes(rejects, str(rejects_path)))
-    print(
+    say(
         f"predicted {len(valid)} rows -> {opts.output}"
         + (f"; {len(rejects)} rejected -> {rejects_path}" if len(rejects) else "")
     )
@@ -131,11 +132,11 @@ def run_serve(args: list[str]) -> int:
     capture = None
     if opts.capture:
         capture = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
-    print(f"serving {deployed.lineage_id} on http://{opts.host}:{opts.port}", flush=True)
+    say(f"serving {deployed.lineage_id} on http://{opts.host}:{opts.port}")
     uvicorn.run(
         create_app(deployed, capture, opts.threshold),
         host=opts.host,
         port=opts.port,
-        log_level="warning",
+        log_level="info" if verbose() else "warning",  # info: a line per request
     )
     return EXIT_OK

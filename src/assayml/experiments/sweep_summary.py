@@ -22,6 +22,7 @@ from assayml.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
 from assayml.experiments.objective import resolve_objective
 from assayml.experiments.run_record import RUN_FILE
 from assayml.utils.io import atomic_outputs
+from assayml.verbosity import say
 
 LAST_SWEEP: dict[str, Any] = {}  # the latest summary, for the CLI's exit code
 SWEEP_PROBLEMS: list[str] = []  # problems that stopped or spoiled the latest sweep
@@ -54,7 +55,7 @@ class SweepSummary(Callback):
         LAST_SWEEP.clear()
         LAST_SWEEP.update(summary)
         if summary["rows"]:
-            print(f"\nsweep summary ({sweep_dir}/summary.md):\n{summary['markdown']}")
+            say(f"\nsweep summary ({sweep_dir}/summary.md):\n{summary['markdown']}")
 
 
 def summarise_sweep(sweep_dir: Path, metric: str = "auto", direction: str = "auto") -> dict:

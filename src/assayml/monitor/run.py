@@ -29,13 +29,22 @@ def monitor(
 ) -> dict[str, Any]:
     """Every check; the report as ``monitor.json`` holds it. ``labels`` (aligned with the
     rows) default to the rows' own target column when they have one."""
+    from assayml.progress import Steps
+
+    with Steps("monitor", 4) as steps:
+        return _monitor(current, baseline, deployed, labels, threshold, steps)
+
+
+def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str, Any]:
     cfg, stats = baseline.settings, baseline.statistics
     frame = current.frame
     target = deployed.transform.target.name
     if labels is None and target in frame.columns:
         labels = frame[target].reset_index(drop=True)
     ignore = set(deployed.schema.get("sensitive") or []) | {deployed.schema["target"]}
+    steps.next(f"data quality ({len(frame)} rows)")
     violations = checks.data_quality(frame, baseline.constraints, ignore)
+    steps.next(f"feature drift ({len(stats['features'])} features)")
     drift = checks.feature_drift(frame, stats, baseline.rules, baseline.references, cfg)
     violations += checks.drift_violations(drift)
     valid, rejected = usable_rows(frame, deployed)
@@ -54,6 +63,7 @@ def monitor(
         "attribution_drift": None,
         "bias_drift": None,
     }
+    steps.next("predictions, model quality and bias")
     if len(valid):
         predicted = served_or_predicted(current, deployed, valid, keep, threshold)
         reference = baseline.arrays.get("prediction")
@@ -62,6 +72,7 @@ def monitor(
         )
         violations += found
         violations += _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
+        steps.next("attributions")
         if stats.get("attributions"):
             report["attribution_drift"], found = _attributions(baseline, deployed, valid)
             violations += found

@@ -47,15 +47,22 @@ class Context:
 
 def run_explain(cfg: AssayConfig) -> StageRecord:
     """Explain the trained model on ``explain.split`` and audit it for bias."""
+    from assayml.progress import Steps
+
     started = utc_now()
-    ctx, pred, y = load_context(cfg)
-    rows = select_rows(cfg.explain, pred, y)
-    target = targets(cfg.explain, pred, rows, ctx.transform)
-    report, pngs = local_report(ctx, pred, rows, target)
-    report["global"], global_pngs = global_report(ctx, pred)
-    bias = None
-    if pred.task != "regression" and ctx.profile.get("sensitive"):
-        bias = bias_section(ctx, pred)
+    with Steps("explain", 4) as steps:
+        steps.next("model and data")
+        ctx, pred, y = load_context(cfg)
+        rows = select_rows(cfg.explain, pred, y)
+        target = targets(cfg.explain, pred, rows, ctx.transform)
+        steps.next(f"local attributions, stability, counterfactuals ({len(rows)} rows)")
+        report, pngs = local_report(ctx, pred, rows, target)
+        steps.next("global explanations")
+        report["global"], global_pngs = global_report(ctx, pred)
+        bias = None
+        steps.next("bias")
+        if pred.task != "regression" and ctx.profile.get("sensitive"):
+            bias = bias_section(ctx, pred)
     out_dir = Path(cfg.paths.reports_dir) / REPORT_DIR
     with atomic_outputs() as out:
         out.own_dir(out_dir)

@@ -54,7 +54,9 @@ def fit_network(
     checkpoint, callbacks = _callbacks(cfg)
     members = BestMembers() if data.members else None
     callbacks += [members] if members else []
-    if cfg.trainer.enable_progress_bar:
+    from assayml.verbosity import quiet
+
+    if cfg.trainer.enable_progress_bar and not quiet():
         from assayml.train.progress import build_progress
 
         callbacks.append(build_progress(len(data.train_dataloader())))
@@ -127,6 +129,7 @@ def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
     import lightning.pytorch as pl
 
     from assayml.train.loggers import build_logger
+    from assayml.verbosity import quiet
 
     t = cfg.trainer
     if t.accelerator in ("gpu", "cuda", "auto") and t.deterministic:
@@ -142,7 +145,7 @@ def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
         "min_epochs": t.min_epochs,
         "deterministic": t.deterministic,
         "gradient_clip_val": t.gradient_clip_val,
-        "enable_progress_bar": t.enable_progress_bar,
+        "enable_progress_bar": t.enable_progress_bar and not quiet(),
         "limit_train_batches": t.limit_train_batches,
         "limit_val_batches": t.limit_val_batches,
         "logger": build_logger(cfg.logger, resume=cfg.train.resume),

@@ -10,6 +10,8 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
+from assayml.verbosity import say
+
 log = logging.getLogger(__name__)
 
 
@@ -111,7 +113,7 @@ class AssayOptunaSweeper(Sweeper):
                 sweep_dir / tune.BEST_PARAMS_FILE, tune.best_params_yaml(study, arguments, metric)
             )
         best = study.best_trial
-        print(
+        say(
             f"best trial {best.number}: {metric} = {best.value:.6g} with {best.params}\n"
             f"experiment-ready: {sweep_dir / tune.BEST_PARAMS_FILE}"
         )
