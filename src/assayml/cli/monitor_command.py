@@ -53,7 +53,7 @@ def _monitor(opts) -> int:
 
     baseline = with_overrides(load_baseline(opts.baseline), opts.overrides)
     deployed = load_deployed(opts.model, opts.registry)
-    current = read_current(opts.input)
+    current = read_current(opts.input, baseline.settings.in_memory_rows)
     target = deployed.transform.target.name
     labels = read_labels(opts.labels, current, target) if opts.labels else None
     report = monitor(current, baseline, deployed, labels, opts.threshold)

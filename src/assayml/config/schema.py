@@ -88,10 +88,18 @@ class DataConfig:
     n_rows: int | None = None  # credit_synthetic only: rows to generate, >= 100
     bias: float = 0.0  # credit_synthetic only: injected gap in positive-label rate, [0, 0.5]
     generator_seed: int = 0  # credit_synthetic only: fixes the data, apart from `seed`
+    # Parquet larger than memory: read, validated, split and transformed in record batches
+    # (see data/streaming.py); `sample_rows` train rows are kept for what needs a table.
+    streaming: bool = False
+    sample_rows: int = 100_000
 
     def __post_init__(self) -> None:
         if self.source is DataSource.file and not self.path:
             raise ValueError("a file source needs data.path")
+        if self.streaming and self.source is not DataSource.file:
+            raise ValueError("data.streaming reads a Parquet file: set data.source=file")
+        if self.sample_rows < 1000:
+            raise ValueError(f"sample_rows must be at least 1000, got {self.sample_rows}")
         if self.rev is not None and self.source is not DataSource.file:
             raise ValueError("data.rev applies to file sources only")
         if self.target in self.sensitive:
@@ -401,6 +409,7 @@ class MonitorConfig:
     bootstrap: int = 200  # resamples for metric spreads and bias intervals
     reference_rows: int = 1_000_000  # training rows kept as the numeric reference
     histogram_bins: int = 20
+    in_memory_rows: int = 1_000_000  # a larger Parquet input is read a column at a time
 
     def __post_init__(self) -> None:
         if self.numeric_test not in ("ks", "wasserstein"):

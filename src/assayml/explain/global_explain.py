@@ -69,6 +69,7 @@ def dependence(
             kind="both",
             grid_resolution=20,
             categorical_features=[col] if col in categorical else None,
+            custom_values=_observed_grid(sample[col]) if col not in categorical else None,
         )
         index = _response_index(estimator, result["average"])
         curves[col] = {
@@ -77,6 +78,20 @@ def dependence(
             "individual": np.round(result["individual"][index], 6).tolist(),
         }
     return curves
+
+
+def _observed_grid(values: pd.Series, points: int = 20) -> dict | None:
+    """scikit-learn's grid (the 5th to 95th percentile, or every value when there are few),
+    from the observed values only: with a missing value in the column its percentiles are
+    NaN and so would the whole curve be."""
+    observed = values.dropna().to_numpy(dtype=np.float64)
+    if observed.size == 0:
+        return None
+    unique = np.unique(observed)
+    if unique.size <= points:
+        return {values.name: unique}
+    low, high = np.percentile(observed, [5, 95])
+    return {values.name: np.linspace(low, high, points)}
 
 
 def surrogate(

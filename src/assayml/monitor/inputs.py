@@ -72,8 +72,10 @@ def load_baseline(directory: str | Path) -> Baseline:
     )
 
 
-def read_current(path: str | Path) -> Current:
-    """A CSV/Parquet file, or a capture folder (``capture-*.jsonl`` / ``.parquet``)."""
+def read_current(path: str | Path, in_memory_rows: int | None = None) -> Current:
+    """A CSV/Parquet file, or a capture folder (``capture-*.jsonl`` / ``.parquet``). A
+    Parquet file of more than ``in_memory_rows`` rows is read a column (or a batch of
+    rows) at a time: ``Current.frame`` is then a :class:`ParquetColumns`."""
     from assayml.config.schema import FileFormat
     from assayml.data.sources import parse_table
 
@@ -82,6 +84,14 @@ def read_current(path: str | Path) -> Current:
         return read_captured(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file or folder")
+    if in_memory_rows is not None and path.suffix.lower() in (".parquet", ".pq"):
+        from assayml.monitor.large import ParquetColumns
+
+        columns = ParquetColumns(path, drop=ID_COLUMNS)
+        if len(columns) > in_memory_rows:
+            key = next((c for c in ID_COLUMNS if c in columns.file.schema_arrow.names), None)
+            ids = columns.read([key])[key] if key else None
+            return Current(columns, ids, None, str(path))
     frame = parse_table(path.read_bytes(), str(path), FileFormat.auto)
     ids = next((frame.pop(c) for c in ID_COLUMNS if c in frame.columns), None)
     return Current(frame, ids, None, str(path))

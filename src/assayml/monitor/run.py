@@ -15,6 +15,7 @@ import pandas as pd
 from assayml.monitor import checks, model_checks
 from assayml.monitor.drift import NumericReference
 from assayml.monitor.inputs import Baseline, Current
+from assayml.monitor.large import ParquetColumns, scan_rows
 from assayml.records import utc_now
 from assayml.serve.deployed import Deployed
 from assayml.utils.io import atomic_outputs
@@ -47,8 +48,30 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
     steps.next(f"feature drift ({len(stats['features'])} features)")
     drift = checks.feature_drift(frame, stats, baseline.rules, baseline.references, cfg)
     violations += checks.drift_violations(drift)
-    valid, rejected = usable_rows(frame, deployed)
-    keep = valid.index.to_numpy()
+    scanned = None
+    if isinstance(frame, ParquetColumns):
+        # Whole rows only a batch at a time; `valid` holds the columns bias drift reads.
+        scanned = scan_rows(frame, deployed, threshold) if _has_inputs(frame, deployed) else None
+        keep = scanned.keep if scanned else np.zeros(0, dtype=np.int64)
+        facets = [
+            c
+            for c in (baseline.constraints.get("bias") or {}).get("facets", {})
+            if c in frame.columns
+        ]
+        valid = frame.read(facets).iloc[keep].reset_index(drop=True) if facets else None
+        valid = valid if valid is not None else pd.DataFrame(index=range(len(keep)))
+        rejected = scanned.rejected if scanned else len(frame)
+        inputs = deployed.schema["inputs"]
+
+        def take(rows: np.ndarray) -> pd.DataFrame:
+            return frame.take(keep[rows], inputs)
+    else:
+        valid, rejects = usable_rows(frame, deployed)
+        keep, rejected = valid.index.to_numpy(), len(rejects)
+
+        def take(rows: np.ndarray) -> pd.DataFrame:
+            return valid.iloc[rows]
+
     report: dict[str, Any] = {
         "time": utc_now(),
         "source": current.source,
@@ -65,7 +88,11 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
     }
     steps.next("predictions, model quality and bias")
     if len(valid):
-        predicted = served_or_predicted(current, deployed, valid, keep, threshold)
+        predicted = (
+            scanned.predicted
+            if scanned is not None
+            else served_or_predicted(current, deployed, valid, keep, threshold)
+        )
         reference = baseline.arrays.get("prediction")
         report["prediction_drift"], found = model_checks.prediction_drift(
             stats, predicted, NumericReference(reference) if reference is not None else None, cfg
@@ -74,9 +101,9 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
         violations += _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
         steps.next("attributions")
         if stats.get("attributions"):
-            report["attribution_drift"], found = _attributions(baseline, deployed, valid)
+            report["attribution_drift"], found = _attributions(baseline, deployed, valid, take)
             violations += found
-    report["rejected_rows"] = len(rejected)
+    report["rejected_rows"] = rejected
     report["violations"] = [v.to_dict() for v in violations]
     report["recommendation"] = model_checks.recommendation(violations)
     return report
@@ -158,7 +185,11 @@ def _bias(bias, transform, rows: pd.DataFrame, y, y_hat, cfg, seed):
     return report, found
 
 
-def _attributions(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame):
+def _has_inputs(frame, deployed: Deployed) -> bool:
+    return all(c in frame.columns for c in deployed.schema["inputs"])
+
+
+def _attributions(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame, take):
     """Mean |SHAP| ranking of up to ``attribution_rows`` current rows, computed as the
     explain stage computed the baseline's (same background, samples, target and seed)."""
     import torch
@@ -172,7 +203,7 @@ def _attributions(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame):
     settings = baseline.statistics["attributions"]
     rng = np.random.default_rng(settings["seed"])
     rows = np.sort(rng.permutation(len(valid))[: baseline.settings.attribution_rows])
-    chosen = valid.iloc[rows]
+    chosen = take(rows)
     pred = deployed.predict(chosen)
     columns, groups = column_groups(deployed.transform)
     target = targets(

@@ -10,13 +10,21 @@ from typing import Any
 import numpy as np
 
 from assayml.config.schema import AssayConfig
+from assayml.errors import ArtifactError
 from assayml.evaluate.metrics import compute_metrics
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.monitor import baseline as base
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, read_json, read_parquet, upstream_data, utc_now
+from assayml.stages.common import (
+    finish_record,
+    read_json,
+    read_parquet,
+    train_rows_file,
+    upstream_data,
+    utc_now,
+)
 from assayml.stages.prepare import PROFILE_FILE
 from assayml.stages.train import SCHEMA_COPY, TRANSFORM_COPY
 from assayml.utils.io import atomic_outputs
@@ -31,8 +39,8 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
     models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
     profile = read_json(prepared / PROFILE_FILE, "prepare")
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
-    train = read_parquet(prepared / "train.parquet", "prepare")
-    val = read_parquet(prepared / "val.parquet", "prepare")
+    train = read_parquet(train_rows_file(cfg), "prepare")
+    x_val, y_val = transformed_split(prepared / "val.parquet", transform, cfg.data.streaming)
     columns = transform.input_columns
     features = [
         base.feature_statistics(
@@ -43,13 +51,17 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
         )
         for c in columns
     ]
-    prediction, quality, predicted = prediction_baseline(models, transform, val, cfg)
+    prediction, quality, predicted = prediction_baseline(models, transform, x_val, y_val, cfg)
     explained = Path(cfg.paths.reports_dir) / EXPLAIN_REPORT
     attributions = attribution_baseline(explained, cfg) if explained.is_file() else None
     statistics = {
         "version": 0.0,
         "seed": cfg.seed,  # of the monitor's resamples
-        "dataset": {"item_count": len(train), "source": str(prepared / "train.parquet")},
+        "dataset": {
+            "item_count": profile["rows"]["train"],
+            "profiled_rows": len(train),  # a seeded sample under data.streaming
+            "source": str(train_rows_file(cfg)),
+        },
         "features": features,
         "prediction": prediction,
         "model_quality": quality,
@@ -79,7 +91,7 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
         inputs = [
             models / WEIGHTS_FILE,
             models / SPEC_FILE,
-            prepared / "train.parquet",
+            train_rows_file(cfg),
             prepared / "val.parquet",
         ]
         details = {
@@ -133,17 +145,30 @@ def bias_constraints(schema: dict[str, Any], transform: FeatureTransform, train,
     }
 
 
-def prediction_baseline(models: Path, transform: FeatureTransform, val, cfg: AssayConfig):
+def transformed_split(path: Path, transform: FeatureTransform, streaming: bool):
+    """(model inputs, raw target) of a split; under ``data.streaming`` built a record
+    batch at a time, so the raw table is never held whole."""
+    if not streaming:
+        frame = read_parquet(path, "prepare")
+        return transform.transform(frame), frame[transform.target.name]
+    import pandas as pd
+
+    from assayml.data.streaming import parquet_batches
+
+    if not path.is_file():
+        raise ArtifactError(f"{path}: not found (run `assay prepare` first)")
+    columns = [*transform.input_columns, transform.target.name]
+    xs, ys = [], []
+    for frame in parquet_batches(path, columns):
+        xs.append(transform.transform(frame))
+        ys.append(frame[transform.target.name])
+    return np.concatenate(xs), pd.concat(ys, ignore_index=True)
+
+
+def prediction_baseline(models: Path, transform: FeatureTransform, x, target, cfg: AssayConfig):
     """(prediction distribution, validation metrics, predicted values) on the val split."""
     module, spec = load_model(models)
-    pred = predict(
-        module,
-        transform,
-        transform.transform(val),
-        cfg.evaluate.threshold,
-        Sampling.from_extras(spec.extras),
-    )
-    target = val[transform.target.name]
+    pred = predict(module, transform, x, cfg.evaluate.threshold, Sampling.from_extras(spec.extras))
     if transform.target.task == "regression":
         y = target.to_numpy(dtype=float)
         quantiles = {str(q): float(np.quantile(pred.predicted, q)) for q in base.QUANTILES}

@@ -70,6 +70,15 @@ def read_parquet(path: Path, produced_by: str):
         raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay {produced_by}`") from err
 
 
+def train_rows_file(cfg: AssayConfig) -> Path:
+    """The training rows a stage that needs them as a table reads: the split, or under
+    ``data.streaming`` its seeded sample (a split larger than memory cannot be a table)."""
+    from assayml.data.streaming import SAMPLE_FILE
+
+    name = SAMPLE_FILE if cfg.data.streaming else "train.parquet"
+    return Path(cfg.paths.prepared_dir) / name
+
+
 def upstream_data(cfg: AssayConfig, produced_by: str) -> dict[str, Any]:
     """The raw-data identity an upstream stage recorded, carried into this stage's record."""
     return read_json(record_path(cfg, produced_by), produced_by)["data"]

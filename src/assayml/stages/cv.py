@@ -32,6 +32,8 @@ def run_cv(cfg: AssayConfig) -> StageRecord:
     """Write ``metrics/cv.json``: per-fold metrics, and their mean and standard deviation."""
     if cfg.cv.folds < 2:
         raise ConfigError("cv.folds: set 2 or more to cross-validate (e.g. cv.folds=5)")
+    if cfg.data.streaming:
+        raise ConfigError("cv.folds: K-fold refits on tables in memory; not with data.streaming")
     started = utc_now()
     prepared = Path(cfg.paths.prepared_dir)
     profile = read_json(prepared / PROFILE_FILE, "prepare")

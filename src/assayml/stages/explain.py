@@ -24,7 +24,14 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, read_json, read_parquet, upstream_data, utc_now
+from assayml.stages.common import (
+    finish_record,
+    read_json,
+    read_parquet,
+    train_rows_file,
+    upstream_data,
+    utc_now,
+)
 from assayml.stages.prepare import PROFILE_FILE
 from assayml.stages.train import TRANSFORM_COPY
 from assayml.utils.io import atomic_outputs
@@ -75,7 +82,7 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         inputs = [
             models / WEIGHTS_FILE,
             models / SPEC_FILE,
-            prepared / "train.parquet",
+            train_rows_file(cfg),
             prepared / f"{cfg.explain.split}.parquet",
         ]
         return finish_record(
@@ -89,7 +96,7 @@ def load_context(cfg: AssayConfig):
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     profile = read_json(prepared / PROFILE_FILE, "prepare")
-    train = read_parquet(prepared / "train.parquet", "prepare")
+    train = read_parquet(train_rows_file(cfg), "prepare")
     split = read_parquet(prepared / f"{cfg.explain.split}.parquet", "prepare")
     x = transform.transform(split)
     target_values = split[transform.target.name]

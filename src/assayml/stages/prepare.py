@@ -13,8 +13,9 @@ from assayml.config.schema import AssayConfig, ColumnSpec
 from assayml.data.profile import profile_splits
 from assayml.data.schema import declared_columns, validate_frame
 from assayml.data.sources import load_raw
-from assayml.data.split import split_frame
+from assayml.data.split import SPLITS, split_frame
 from assayml.data.task import resolve_task
+from assayml.errors import DataError
 from assayml.records import StageRecord
 from assayml.stages.common import finish_record, utc_now
 from assayml.utils.io import atomic_outputs
@@ -26,6 +27,8 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
     """Write ``{train,val,test}.parquet``, ``profile.json`` and the record to
     ``paths.prepared_dir``; nothing is written unless the data passes its schema."""
     started = utc_now()
+    if cfg.data.streaming:
+        return run_prepare_streaming(cfg, started)
     raw = load_raw(cfg.data, cfg.paths.root_dir)
     where = f"{cfg.data.path}@{cfg.data.rev}" if cfg.data.rev else (cfg.data.path or cfg.data.name)
     columns = declared_columns(cfg.data, raw.frame)
@@ -49,6 +52,69 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         )
         out.write_json(out_dir / PROFILE_FILE, profile)
         details = {"task": task.name, "rows": profile["rows"], "raw_rows": len(raw.frame)}
+        return finish_record(out, "prepare", cfg, data, [], started, details)
+
+
+def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
+    """``data.streaming``: the same outputs (plus ``train_sample.parquet``) from a Parquet
+    file read in record batches; see data/streaming.py."""
+    from assayml.data import streaming as stream
+    from assayml.progress import track
+
+    where = f"{cfg.data.path}@{cfg.data.rev}" if cfg.data.rev else cfg.data.path
+    out_dir = Path(cfg.paths.prepared_dir)
+    with stream.local_copy(cfg) as (path, md5), atomic_outputs() as out:
+        data = {
+            "md5": md5,
+            "source": "file",
+            "name": cfg.data.name,
+            "path": cfg.data.path,
+            "rev": cfg.data.rev,
+        }
+        if cfg.data.rev is not None:
+            from assayml.records import resolve_rev
+
+            data["rev_commit"] = resolve_rev(cfg.paths.root_dir, cfg.data.rev)
+        out.own_dir(out_dir)
+        total = stream.parquet_rows(path)
+        batches = stream.parquet_batches(path)
+        first = next(batches, None)
+        if first is None or first.empty:
+            raise DataError(f"{where}: the file has no rows")
+        columns = declared_columns(cfg.data, first)
+        names = {**{s: f"{s}.parquet" for s in SPLITS}, "sample": stream.SAMPLE_FILE}
+        writer = stream.SplitWriter({k: out.path(out_dir / v) for k, v in names.items()})
+
+        def validated():
+            yield validate_frame(first, cfg.data, where)
+            for frame in batches:
+                yield validate_frame(frame, cfg.data, where)
+
+        batch_count = -(-total // stream.BATCH_ROWS)
+        samples = stream.split_stream(
+            track(validated(), "prepare: batches", batch_count), cfg, total, writer
+        )
+        empty = validate_frame(first, cfg.data, where).iloc[:0]
+        writer.close(empty)
+        if min(writer.rows[s] for s in SPLITS) < 1:
+            raise DataError(f"{total} rows are too few to split as configured")
+        sampled = stream.sample_frames(samples, empty)
+        labels = pd.concat([sampled[s][cfg.data.target] for s in SPLITS])
+        task = resolve_task(cfg.data, labels)
+        profile = profile_splits(sampled, cfg.data.target, task.name)
+        profile.update(
+            rows={s: writer.rows[s] for s in SPLITS},
+            sampled_rows={s: len(sampled[s]) for s in SPLITS},
+            streaming=True,
+            data=data,
+            schema=schema_dict(columns),
+            sensitive=list(cfg.data.sensitive),
+            reference_groups=dict(cfg.data.reference_groups),
+            image_shape=cfg.data.image_shape,
+            hashes=out.digests(),
+        )
+        out.write_json(out_dir / PROFILE_FILE, profile)
+        details = {"task": task.name, "rows": profile["rows"], "raw_rows": total, "streaming": True}
         return finish_record(out, "prepare", cfg, data, [], started, details)
 
 

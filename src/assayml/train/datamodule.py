@@ -21,18 +21,59 @@ class SplitTensors:
 
 
 def load_split(features_dir: str | Path, split: str) -> SplitTensors:
-    """A transformed split (``{split}.safetensors``: x, y) as tensors."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """A transformed split (``{split}.safetensors``: x, y) as tensors over a memory map of
+    the file: the operating system pages rows in as batches touch them, so a split larger
+    than memory trains (slower once it no longer fits the page cache) and a small one
+    costs nothing extra. Copy-on-write: nothing can write back to the file."""
     path = Path(features_dir) / f"{split}.safetensors"
     try:
-        tensors = load_file(str(path))
+        header, start = _safetensors_header(path)
+        tensors = {
+            name: _mapped(path, start, header[name]) for name in ("x", "y") if name in header
+        }
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found (run `assay features` first)") from None
-    except SafetensorError as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay features`") from err
+    if set(tensors) != {"x", "y"}:
+        raise ArtifactError(f"{path}: holds {sorted(tensors)}, not x and y; rerun `assay features`")
     return SplitTensors(x=tensors["x"], y=tensors["y"])
+
+
+SAFETENSORS_DTYPES = {"F32": "float32", "F64": "float64", "I64": "int64", "I32": "int32"}
+
+
+def _safetensors_header(path: Path) -> tuple[dict, int]:
+    import json
+
+    with open(path, "rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        if not 0 < length <= 100_000_000:
+            raise ValueError("not a safetensors file (header length)")
+        header = json.loads(handle.read(length))
+    size = path.stat().st_size - 8 - length
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+    if max(ends, default=0) != size:
+        raise ValueError(f"truncated: {size} data bytes, the header describes {max(ends)}")
+    return header, 8 + length
+
+
+def _mapped(path: Path, start: int, spec: dict) -> torch.Tensor:
+    import warnings
+
+    import numpy as np
+
+    dtype = np.dtype(SAFETENSORS_DTYPES[spec["dtype"]])
+    begin, end = spec["data_offsets"]
+    shape = tuple(spec["shape"])
+    if end - begin != dtype.itemsize * int(np.prod(shape)):
+        raise ValueError(f"tensor size does not match its shape {shape}")
+    if end == begin:
+        return torch.from_numpy(np.zeros(shape, dtype=dtype))
+    array = np.memmap(path, dtype=dtype, mode="c", offset=start + begin, shape=shape)
+    with warnings.catch_warnings():  # copy-on-write pages: writable for torch's purposes
+        warnings.simplefilter("ignore")
+        return torch.from_numpy(array)
 
 
 class FeatureDataModule(pl.LightningDataModule):
