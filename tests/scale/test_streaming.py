@@ -141,3 +141,59 @@ def test_a_truncated_feature_file_is_refused(streamed, make_cfg) -> None:
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ArtifactError, match="truncated"):
         load_split(path.parent, "val")
+
+
+def test_the_task_comes_from_every_label_and_an_inferred_schema_holds_for_all_batches(
+    streamed, make_cfg
+) -> None:
+    frame = pd.read_parquet(streamed / "credit.parquet")
+    frame["repaid"] = 0
+    frame.loc[[5100, 5500, 5900], "repaid"] = 1  # a rare class, late in the file
+    frame["income"] = frame["income"].astype(float)
+    frame.loc[:3999, "income"] = frame.loc[:3999, "income"].fillna(1.0)
+    frame.loc[4500, "income"] = np.nan  # the first null, past several batches
+    frame.to_parquet(streamed / "credit.parquet", index=False, row_group_size=1000)
+    cfg = make_cfg(
+        "data=credit_file",
+        "data.columns={}",
+        "data.sensitive=[]",
+        "data.reference_groups={}",
+        "data.sample_rows=1000",
+    )
+    run_stages(cfg, ("prepare",))
+    profile = yaml.safe_load((streamed / "data" / "prepared" / "profile.json").read_text())
+    assert profile["task"] == "binary"
+    assert profile["schema"]["income"]["nullable"] is True
+
+
+def test_a_category_missing_from_the_sample_is_still_in_the_baseline(streamed, make_cfg):
+    from assayml.monitor.inputs import load_baseline, read_current
+    from assayml.monitor.run import monitor
+    from assayml.serve.deployed import load_deployed
+
+    spec = yaml.safe_load((streamed / "conf" / "data" / "credit_file.yaml").read_text())
+    spec["columns"]["purpose"].pop("allowed")
+    (streamed / "conf" / "data" / "credit_file.yaml").write_text(yaml.safe_dump(spec))
+    frame = pd.read_parquet(streamed / "credit.parquet")
+    # Training rows outside the sample, by the documented rule: one seeded uniform draw a
+    # row in file order; train below 0.7, the sample in the first 1000/4200 of that.
+    u = np.random.default_rng(42).random(ROWS)
+    rare = np.flatnonzero((u < 0.7) & (u >= 0.7 * 1000 / (ROWS * 0.7)))[[10, 900, 2000, 3000]]
+    frame.loc[rare, "purpose"] = "zzz"
+    frame.to_parquet(streamed / "credit.parquet", index=False, row_group_size=1000)
+    cfg = make_cfg("data=credit_file", "model=logreg", "data.sample_rows=1000")
+    run_stages(cfg, ("prepare", "features", "train", "baseline"))
+    prepared = streamed / "data" / "prepared"
+    train = pd.read_parquet(prepared / "train.parquet")
+    sample = pd.read_parquet(prepared / "train_sample.parquet")
+    assert (sample["purpose"] == "zzz").sum() == 0 < (train["purpose"] == "zzz").sum()
+    baseline = load_baseline(streamed / "monitoring")
+    report = monitor(read_current(prepared / "train.parquet"), baseline, load_deployed())
+    checks = {v["constraint_check_type"] for v in report["violations"]}
+    assert "categorical_values_check" not in checks  # the training data is not "unseen"
+
+
+def test_a_file_that_is_not_parquet_is_bad_input(streamed) -> None:
+    (streamed / "credit.parquet").write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    result = assay(streamed, "prepare", "data=credit_file")
+    assert result.returncode == 2 and "credit.parquet" in result.stderr

@@ -79,3 +79,51 @@ def test_ddp_with_dropout_and_in_a_sweep(featured: Path) -> None:
     # Dropout masks differ between one process and two: metrics agree within 0.02.
     assert ddp["accuracy"] == pytest.approx(single["accuracy"], abs=0.02)
     assert ddp["auroc"] == pytest.approx(single["auroc"], abs=0.02)
+
+
+def _worker_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if proc.name.isdigit() and b"assayml.train.ddp_worker" in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker through /proc")
+def test_a_dead_rank_stops_the_run_and_leaves_the_old_model(featured: Path) -> None:
+    import os
+    import signal
+    import time
+
+    assay(featured, "train", *QUICK)
+    before = (featured / "models" / "model.safetensors").read_bytes()
+    run = subprocess.Popen(
+        [
+            *ASSAY,
+            "train",
+            "trainer=ddp",
+            "trainer.max_epochs=5000",
+            "logger=none",
+            "train.early_stopping.enabled=false",
+            "trainer.enable_progress_bar=false",
+        ],
+        cwd=featured,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (pids := _worker_pids()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pids, "the DDP worker never started"
+    time.sleep(3)  # inside fit, in the collectives
+    os.kill(pids[0], signal.SIGKILL)
+    _, stderr = run.communicate(timeout=60)  # not gloo's 30-minute timeout
+    assert run.returncode == 1
+    assert "DDP rank 1 failed" in stderr
+    assert (featured / "models" / "model.safetensors").read_bytes() == before

@@ -45,8 +45,16 @@ def parquet_batches(path: Path, columns: list[str] | None = None) -> Iterator[pd
         handle = pq.ParquetFile(path, **READ_OPTIONS)
     except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
         raise DataError(f"{path}: cannot read as Parquet: {err}") from err
-    offset = 0
-    for batch in handle.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False):
+    import pyarrow as pa
+
+    offset, batches = 0, handle.iter_batches(BATCH_ROWS, columns=columns, use_threads=False)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as err:
+            raise DataError(f"{path}: unreadable after row {offset}: {err}") from err
+        if batch is None:
+            return
         frame = batch.to_pandas()
         frame.index = pd.RangeIndex(offset, offset + len(frame))
         offset += len(frame)
@@ -56,7 +64,10 @@ def parquet_batches(path: Path, columns: list[str] | None = None) -> Iterator[pd
 def parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).metadata.num_rows
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
+        raise DataError(f"{path}: cannot read as Parquet: {err}") from err
 
 
 @contextmanager
@@ -82,7 +93,10 @@ def local_copy(cfg: AssayConfig) -> Iterator[tuple[Path, str]]:
     import dvc.api
 
     digest = hashlib.md5()
-    with tempfile.TemporaryDirectory(prefix="assay-data-") as scratch:
+    # Beside the outputs, not in $TMPDIR (often a small RAM disk): the file may be large.
+    scratch_parent = Path(cfg.paths.prepared_dir).resolve().parent
+    scratch_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".assay-data-", dir=scratch_parent) as scratch:
         copy = Path(scratch) / Path(data.path).name
         try:
             with (
@@ -97,6 +111,39 @@ def local_copy(cfg: AssayConfig) -> Iterator[tuple[Path, str]]:
                 f"{data.path}@{data.rev}: cannot read this data version: {err}"
             ) from err
         yield copy, digest.hexdigest()
+
+
+def batch_schema(cfg, first: pd.DataFrame):
+    """The declared columns; without a declaration, inferred from the first batch and
+    applied to every batch (a column's nulls may start later in the file: all nullable)."""
+    from dataclasses import replace
+
+    from assayml.data.schema import declared_columns
+
+    columns = declared_columns(cfg, first)
+    if cfg.columns:
+        return columns
+    return {k: replace(v, nullable=k != cfg.target) for k, v in columns.items()}
+
+
+class Labels:
+    """The distinct target values of every row (at most enough to tell classes from a
+    numeric target): what the task is inferred and checked from."""
+
+    def __init__(self, target: str) -> None:
+        from assayml.data.task import MAX_CLASSES
+
+        self.target, self.cap, self.seen = target, MAX_CLASSES + 1, set()
+        self.dtype = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        column = frame[self.target]
+        self.dtype = self.dtype or column.dtype
+        if len(self.seen) <= self.cap:
+            self.seen.update(column.dropna().unique().tolist())
+
+    def distinct(self) -> pd.Series:
+        return pd.Series(sorted(self.seen, key=str), dtype=self.dtype)
 
 
 class SplitWriter:
@@ -118,6 +165,11 @@ class SplitWriter:
             self.writers[name] = pq.ParquetWriter(self.paths[name], self.schema)
         self.writers[name].write_table(table)
         self.rows[name] += len(part)
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
 
     def close(self, empty: pd.DataFrame) -> None:
         """Close every file; a split no row fell into still gets a (valid, empty) file."""

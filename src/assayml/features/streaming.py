@@ -117,6 +117,12 @@ def _numeric(name: str, stats: NumericStats, sample: pd.Series, cfg: FeaturesCon
     if cfg.numeric.impute is Impute.median:
         x = sample.to_numpy(dtype=np.float64, na_value=np.nan)
         x = np.log1p(x) if stats.log else x
+        if np.isnan(x).all():
+            raise DataError(
+                f"column '{name}': no value among the {len(x)} sampled training rows, where "
+                "impute=median takes its median from; raise data.sample_rows or set "
+                "features.numeric.impute=mean"
+            )
         fill = float(np.median(x[~np.isnan(x)]))
     else:
         fill = {Impute.mean: seen.mean, Impute.zero: 0.0, Impute.none: None}[cfg.numeric.impute]

@@ -181,7 +181,9 @@ def feature_drift(
         return numeric_drift(references[name], values, rules[name])
 
     # Sorting and searching release the GIL: threads test features side by side.
-    with ThreadPoolExecutor(min(len(numeric), os.cpu_count() or 1) or 1) as pool:
+    # A file read a column at a time (monitor/large.py) bounds how many are held at once.
+    workers = min(len(numeric), os.cpu_count() or 1, getattr(frame, "max_readers", 64)) or 1
+    with ThreadPoolExecutor(workers) as pool:
         results |= dict(zip(numeric, pool.map(test, numeric), strict=True))
     results = {
         f["name"]: results[f["name"]] for f in statistics["features"] if f["name"] in results

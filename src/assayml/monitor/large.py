@@ -28,6 +28,8 @@ class ParquetColumns:
     """The columns of a Parquet file, read one at a time: ``frame[name]`` is a Series of
     every row (not kept), ``len(frame)`` the row count, ``frame.columns`` the names."""
 
+    max_readers = 2  # columns held at once by the drift tests' threads
+
     def __init__(self, path: Path, drop: tuple[str, ...] = ()) -> None:
         import pyarrow.parquet as pq
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from assayml.errors import ArtifactError
 from assayml.report.sources import ReportInputs, lineage_text
 
 STYLE = """
@@ -103,6 +104,12 @@ def _data(profile: dict[str, Any] | None) -> str:
         )
         + "</p>"
     )
+    sampled = (profile.get("sampled_rows") or {}).get("train")
+    if sampled:
+        head += (
+            f"<p>Streamed data: the column statistics below are of a seeded sample of "
+            f"{sampled} training rows; the row counts are exact.</p>"
+        )
     train = (profile.get("splits") or {}).get("train") or {}
     keys = ("dtype", "missing", "min", "max", "mean", "std", "unique")
     table = _table(
@@ -242,4 +249,12 @@ def _e(value: Any) -> str:
 
 
 def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+    """A run's JSON output, or None where its stage has not run."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ArtifactError(
+            f"{path}: not valid JSON ({err}); rerun the stage that writes it"
+        ) from None

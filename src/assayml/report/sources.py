@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assayml.audit import read_entries, verify
+from assayml.errors import ArtifactError
 from assayml.lineage import render, sources
 from assayml.lineage.graph import Lineage
 
@@ -158,7 +159,15 @@ def _weights(models: Path) -> str | None:
 
 
 def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+    """A run's JSON output, or None where its stage has not run."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ArtifactError(
+            f"{path}: not valid JSON ({err}); rerun the stage that writes it"
+        ) from None
 
 
 def lineage_text(lineage: Lineage | None) -> str | None:

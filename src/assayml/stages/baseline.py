@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from assayml.config.schema import AssayConfig
-from assayml.errors import ArtifactError
 from assayml.evaluate.metrics import compute_metrics
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
@@ -21,7 +20,9 @@ from assayml.stages.common import (
     finish_record,
     read_json,
     read_parquet,
+    streamed,
     train_rows_file,
+    transformed_split,
     upstream_data,
     utc_now,
 )
@@ -40,7 +41,7 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
     profile = read_json(prepared / PROFILE_FILE, "prepare")
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     train = read_parquet(train_rows_file(cfg), "prepare")
-    x_val, y_val = transformed_split(prepared / "val.parquet", transform, cfg.data.streaming)
+    x_val, y_val = transformed_split(prepared / "val.parquet", transform, streamed(cfg))
     columns = transform.input_columns
     features = [
         base.feature_statistics(
@@ -71,7 +72,7 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
     constraints = {
         "version": 0.0,
         "features": [
-            base.feature_constraints(f, profile["schema"].get(f["name"], {}), cfg.monitor)
+            base.feature_constraints(f, declared_spec(profile, transform, f["name"]), cfg.monitor)
             for f in features
         ],
         "monitoring_config": base.monitoring_config(cfg.monitor),
@@ -145,24 +146,14 @@ def bias_constraints(schema: dict[str, Any], transform: FeatureTransform, train,
     }
 
 
-def transformed_split(path: Path, transform: FeatureTransform, streaming: bool):
-    """(model inputs, raw target) of a split; under ``data.streaming`` built a record
-    batch at a time, so the raw table is never held whole."""
-    if not streaming:
-        frame = read_parquet(path, "prepare")
-        return transform.transform(frame), frame[transform.target.name]
-    import pandas as pd
-
-    from assayml.data.streaming import parquet_batches
-
-    if not path.is_file():
-        raise ArtifactError(f"{path}: not found (run `assay prepare` first)")
-    columns = [*transform.input_columns, transform.target.name]
-    xs, ys = [], []
-    for frame in parquet_batches(path, columns):
-        xs.append(transform.transform(frame))
-        ys.append(frame[transform.target.name])
-    return np.concatenate(xs), pd.concat(ys, ignore_index=True)
+def declared_spec(profile: dict, transform: FeatureTransform, name: str) -> dict:
+    """A column's declared schema; for streamed data a categorical column's domain is the
+    categories of every training row (the transform's), not only the sample's."""
+    spec = dict(profile["schema"].get(name, {}))
+    if profile.get("streaming") and not spec.get("allowed"):
+        found = [c.categories for c in transform.categorical if c.name == name]
+        spec["allowed"] = found[0] if found else None
+    return spec
 
 
 def prediction_baseline(models: Path, transform: FeatureTransform, x, target, cfg: AssayConfig):

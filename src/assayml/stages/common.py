@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assayml.config.load import config_hash
 from assayml.config.schema import AssayConfig
 from assayml.errors import ArtifactError
 from assayml.records import StageRecord, environment, git_state, utc_now
 from assayml.utils.io import OutputBatch, md5_file
+
+if TYPE_CHECKING:
+    from assayml.features.transform import FeatureTransform
 
 
 def finish_record(
@@ -70,13 +73,43 @@ def read_parquet(path: Path, produced_by: str):
         raise ArtifactError(f"{path}: unreadable ({err}); rerun `assay {produced_by}`") from err
 
 
+def transformed_split(path: Path, transform: FeatureTransform, streaming: bool):
+    """(model inputs, raw target) of a split; under ``data.streaming`` built a record
+    batch at a time, so the raw table is never held whole."""
+    if not streaming:
+        frame = read_parquet(path, "prepare")
+        return transform.transform(frame), frame[transform.target.name]
+    import numpy as np
+    import pandas as pd
+
+    from assayml.data.streaming import parquet_batches
+
+    if not path.is_file():
+        raise ArtifactError(f"{path}: not found (run `assay prepare` first)")
+    columns = [*transform.input_columns, transform.target.name]
+    xs, ys = [], []
+    for frame in parquet_batches(path, columns):
+        xs.append(transform.transform(frame))
+        ys.append(frame[transform.target.name])
+    return np.concatenate(xs), pd.concat(ys, ignore_index=True)
+
+
 def train_rows_file(cfg: AssayConfig) -> Path:
-    """The training rows a stage that needs them as a table reads: the split, or under
-    ``data.streaming`` its seeded sample (a split larger than memory cannot be a table)."""
+    """The training rows a stage that needs them as a table reads: the split, or where
+    ``prepare`` streamed the data its seeded sample (a split larger than memory cannot be a
+    table). ``prepare`` owns the folder, so the sample is there only after a streamed run."""
     from assayml.data.streaming import SAMPLE_FILE
 
-    name = SAMPLE_FILE if cfg.data.streaming else "train.parquet"
-    return Path(cfg.paths.prepared_dir) / name
+    prepared = Path(cfg.paths.prepared_dir)
+    return prepared / SAMPLE_FILE if streamed(cfg) else prepared / "train.parquet"
+
+
+def streamed(cfg: AssayConfig) -> bool:
+    """Whether ``prepare`` last streamed the data (it owns the folder: the train sample is
+    there only then)."""
+    from assayml.data.streaming import SAMPLE_FILE
+
+    return (Path(cfg.paths.prepared_dir) / SAMPLE_FILE).is_file()
 
 
 def upstream_data(cfg: AssayConfig, produced_by: str) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, read_parquet, upstream_data, utc_now
+from assayml.stages.common import (
+    finish_record,
+    streamed,
+    transformed_split,
+    upstream_data,
+    utc_now,
+)
 from assayml.stages.train import TRANSFORM_COPY
 from assayml.uncertainty.plots import uncertainty_pngs
 from assayml.utils.io import atomic_outputs
@@ -29,16 +35,12 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     split_path = Path(cfg.paths.prepared_dir) / f"{cfg.evaluate.split}.parquet"
-    frame = read_parquet(split_path, "prepare")
-    # Raw prepared rows go through the saved transform: the path predict and serve take.
-    x = transform.transform(frame)
-    y_encoded = transform.encode_target(frame[transform.target.name])
+    # Raw prepared rows go through the saved transform: the path predict and serve take
+    # (a batch at a time for streamed data).
+    x, target = transformed_split(split_path, transform, streamed(cfg))
+    y_encoded = transform.encode_target(target)
     pred = predict(module, transform, x, cfg.evaluate.threshold, sampling)
-    y = (
-        frame[transform.target.name].to_numpy(dtype=float)
-        if pred.task == "regression"
-        else y_encoded
-    )
+    y = target.to_numpy(dtype=float) if pred.task == "regression" else y_encoded
     metrics = {"split": cfg.evaluate.split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
     metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
     plots = plot_data(pred, y, transform.target.classes)

@@ -90,7 +90,7 @@ def run_features_streaming(cfg: AssayConfig, profile: dict, started: str) -> Sta
                 "task": profile["task"],
                 "streaming": True,
             }
-            inputs = [*files.values(), prepared / PROFILE_FILE]
+            inputs = [*files.values(), prepared / SAMPLE_FILE, prepared / PROFILE_FILE]
             return finish_record(out, "features", cfg, profile["data"], inputs, started, details)
 
 

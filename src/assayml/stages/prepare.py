@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
+import itertools
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,26 +82,32 @@ def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
         first = next(batches, None)
         if first is None or first.empty:
             raise DataError(f"{where}: the file has no rows")
-        columns = declared_columns(cfg.data, first)
+        columns = stream.batch_schema(cfg.data, first)
+        data_cfg = replace(cfg.data, columns=columns)
         names = {**{s: f"{s}.parquet" for s in SPLITS}, "sample": stream.SAMPLE_FILE}
         writer = stream.SplitWriter({k: out.path(out_dir / v) for k, v in names.items()})
+        labels = stream.Labels(cfg.data.target)
 
         def validated():
-            yield validate_frame(first, cfg.data, where)
-            for frame in batches:
-                yield validate_frame(frame, cfg.data, where)
+            for frame in itertools.chain([first], batches):
+                frame = validate_frame(frame, data_cfg, where)
+                labels.add(frame)
+                yield frame
 
         batch_count = -(-total // stream.BATCH_ROWS)
-        samples = stream.split_stream(
-            track(validated(), "prepare: batches", batch_count), cfg, total, writer
-        )
-        empty = validate_frame(first, cfg.data, where).iloc[:0]
+        try:
+            samples = stream.split_stream(
+                track(validated(), "prepare: batches", batch_count), cfg, total, writer
+            )
+        except BaseException:
+            writer.abort()
+            raise
+        empty = validate_frame(first, data_cfg, where).iloc[:0]
         writer.close(empty)
         if min(writer.rows[s] for s in SPLITS) < 1:
             raise DataError(f"{total} rows are too few to split as configured")
         sampled = stream.sample_frames(samples, empty)
-        labels = pd.concat([sampled[s][cfg.data.target] for s in SPLITS])
-        task = resolve_task(cfg.data, labels)
+        task = resolve_task(cfg.data, labels.distinct())
         profile = profile_splits(sampled, cfg.data.target, task.name)
         profile.update(
             rows={s: writer.rows[s] for s in SPLITS},

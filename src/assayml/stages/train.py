@@ -28,6 +28,7 @@ SCHEMA_COPY = "schema.json"  # the input schema: predict and serve validate rows
 def run_train(cfg: AssayConfig) -> StageRecord:
     """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
     ``model_card.json`` and the record to ``paths.models_dir``."""
+    from assayml.train.distributed import external_rank
     from assayml.train.fit import fit_network
 
     started = utc_now()
@@ -35,6 +36,11 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     inputs = training_inputs(cfg)
     transform, splits, task, head = inputs.transform, inputs.splits, inputs.task, inputs.head
     out_features = inputs.out_features
+    if external_rank() > 0:
+        # torchrun / multi-task srun start every rank with the whole command: the others
+        # fit alongside rank 0 and leave; rank 0 alone writes the model and the records.
+        fit_network(cfg, splits, out_features, task, worker=True)
+        raise SystemExit(0)
     result = fit_network(cfg, splits, out_features, task)
     sampling = sampling_for(cfg, head)
     if cfg.calibration.method is CalibrationMethod.temperature:

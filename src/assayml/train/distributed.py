@@ -18,18 +18,16 @@ tells Lightning so: its SLURM detection would otherwise expect one task per devi
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from assayml.config.schema import AssayConfig
-from assayml.errors import ConfigError
+from assayml.errors import EXIT_INTERNAL, ConfigError
 
 ENV_KEYS = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK")
 WORKER_TIMEOUT_S = 120  # for the other ranks to finish after rank 0's fit returned
@@ -49,6 +47,13 @@ def local_processes(cfg: AssayConfig) -> int:
 
 def launched_externally() -> bool:
     return "LOCAL_RANK" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def external_rank() -> int:
+    """This process's global rank under an external launcher (torchrun, srun); 0 otherwise."""
+    if not launched_externally():
+        return 0
+    return int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or 0)
 
 
 def cluster_plugins(cfg: AssayConfig, worker: bool) -> list:
@@ -93,15 +98,18 @@ def ddp_workers(cfg: AssayConfig) -> Iterator[None]:
         )
         for rank in range(1, count)
     ]
-    watch = threading.Thread(target=_observe, args=(workers,), daemon=True)
+    done = threading.Event()
+    watch = threading.Thread(target=_observe, args=(workers, done), daemon=True)
     watch.start()
     try:
         yield
     except BaseException:
+        done.set()
         for worker in workers:  # they would wait for rank 0 until the collective timeout
             worker.kill()
         raise
     finally:
+        done.set()
         failed = [w.returncode for w in workers if _wait(w) != 0]
         _leave_process_group()
         for key, value in saved.items():
@@ -118,12 +126,14 @@ def rank_and_world(trainer) -> tuple[int, int]:
     return trainer.global_rank, trainer.world_size
 
 
-def _observe(workers: list[subprocess.Popen]) -> None:
+def _observe(workers: list[subprocess.Popen], done: threading.Event) -> None:
     """A rank that dies leaves the others blocked in a collective (for 30 minutes, gloo's
-    default): stop this process, as Lightning's own launcher does."""
-    while any(w.poll() is None for w in workers):
+    default), where no signal handler of this process can run (and Lightning replaces
+    SIGTERM's during fit): end this process at once, as Lightning's own launcher does. The
+    stage's outputs are written only after fit, so the previous ones stay in place."""
+    while not done.wait(0.5):
         for rank, worker in enumerate(workers, start=1):
-            if worker.poll() not in (None, 0):
+            if worker.poll() not in (None, 0) and not done.is_set():
                 print(
                     f"assay train: DDP rank {rank} failed (exit code {worker.returncode}); "
                     "stopping",
@@ -132,9 +142,9 @@ def _observe(workers: list[subprocess.Popen]) -> None:
                 )
                 for other in workers:
                     other.kill()
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-        time.sleep(0.5)
+                os._exit(EXIT_INTERNAL)
+        if all(w.poll() is not None for w in workers):
+            return
 
 
 def _wait(worker: subprocess.Popen) -> int:
