@@ -1,5 +1,5 @@
 """Data larger than memory: a 5,000,000-row x 50-feature Parquet table prepared, featurised,
-trained and baselined with `data.streaming=true`, then a second 5,000,000-row file
+trained, evaluated and baselined with `data.streaming=true`, then a second 5,000,000-row file
 monitored (a column at a time), each stage as the `assay` command in its own process;
 peak resident memory (ru_maxrss of that process) and wall time per stage. The baseline
 in the same run is the in-memory path (`data.streaming=false`, `monitor.in_memory_rows`
@@ -98,6 +98,7 @@ STAGES = (
     ("prepare", ("prepare",)),
     ("features", ("features",)),
     ("train (1 epoch)", ("train",)),
+    ("evaluate", ("evaluate",)),
     ("baseline", ("baseline",)),
 )
 COMMON = ("logger=none", "trainer.max_epochs=1", "train.batch_size=1024")

@@ -110,3 +110,19 @@ def test_dvc_plots_show_renders_our_plot_files(tmp_path: Path) -> None:
         "predicted",
     )
     assert "confusion" in shown and "errors" not in json.loads(shown)
+
+
+def test_plot_files_stay_small_for_large_evaluation_sets() -> None:
+    from assayml.evaluate.plots import CURVE_POINTS, PLOT_ROWS
+
+    pred, y = classification(2, n=3 * PLOT_ROWS)
+    data = plot_data(pred, y, [0, 1])
+    confusion = data["confusion.json"]["confusion"]
+    assert len(confusion) == PLOT_ROWS
+    ones = sum(r["actual"] == "1" for r in confusion) / PLOT_ROWS
+    assert abs(ones - float(np.mean(y))) < 0.02  # a uniform sample of the rows
+    roc = data["roc.json"]["roc"]
+    assert len(roc) <= CURVE_POINTS
+    assert (roc[0]["fpr"], roc[-1]["fpr"], roc[-1]["tpr"]) == (0.0, 1.0, 1.0)
+    small, y_small = classification(2)
+    assert len(plot_data(small, y_small, [0, 1])["confusion.json"]["confusion"]) == len(y_small)

@@ -16,15 +16,21 @@ from torchmetrics import functional as tmf
 
 from assayml.models.inference import Predictions
 
+PLOT_ROWS = 20_000  # per-row plot records (confusion, residuals) beyond which: a sample
+CURVE_POINTS = 1_000
+
 
 def plot_data(pred: Predictions, y: np.ndarray, classes: list[Any]) -> dict[str, Any]:
-    """The JSON plot files, by file name."""
+    """The JSON plot files, by file name. DVC's confusion and residual templates take one
+    record a row: past ``PLOT_ROWS`` rows they get a seeded sample of rows (the exact
+    confusion matrix is in evaluate.json), and a ROC curve keeps at most ``CURVE_POINTS``."""
+    rows = plot_rows(len(y))
     if pred.task == "regression":
-        return {"residuals.json": {"residuals": _residuals(pred.predicted, y)}}
+        return {"residuals.json": {"residuals": _residuals(pred.predicted[rows], y[rows])}}
     labels = [str(c) for c in classes]
     confusion = [
         {"actual": labels[int(a)], "predicted": labels[int(p)]}
-        for a, p in zip(y, pred.predicted, strict=True)
+        for a, p in zip(y[rows], pred.predicted[rows], strict=True)
     ]
     return {"roc.json": {"roc": _roc(pred, y, labels)}, "confusion.json": {"confusion": confusion}}
 
@@ -56,10 +62,24 @@ def _roc(pred: Predictions, y: np.ndarray, labels: list[str]) -> list[dict[str, 
     return rows
 
 
+def plot_rows(n: int) -> np.ndarray:
+    """Every row, or a seeded sample of ``PLOT_ROWS`` in row order."""
+    if n <= PLOT_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, PLOT_ROWS, replace=False))
+
+
 def _points(fpr, tpr, thresholds) -> list[dict[str, float]]:
+    keep = np.arange(len(fpr))
+    if len(keep) > CURVE_POINTS:  # evenly spaced along the curve, both ends kept
+        keep = np.unique(np.linspace(0, len(fpr) - 1, CURVE_POINTS).round().astype(int))
     return [
-        {"fpr": round(float(f), 6), "tpr": round(float(t), 6), "threshold": round(float(h), 6)}
-        for f, t, h in zip(fpr, tpr, thresholds, strict=True)
+        {
+            "fpr": round(float(fpr[i]), 6),
+            "tpr": round(float(tpr[i]), 6),
+            "threshold": round(float(thresholds[i]), 6),
+        }
+        for i in keep
     ]
 
 
