@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from assayml.errors import ArtifactError
-from assayml.report.sources import ReportInputs, lineage_text
+from assayml.report.sources import ReportInputs, lineage_text, read_output
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -44,14 +42,15 @@ UNCERTAINTY_PLOTS = ("reliability", "uncertainty_hist", "coverage")
 
 def render(inputs: ReportInputs, generated_at: str) -> str:
     folder = inputs.folder
+    metrics = read_output(folder / "metrics" / "evaluate.json")
     bodies = {
         "overview": _overview(inputs, generated_at),
         "config": _config(inputs.config),
-        "data": _data(_json(folder / "data" / "prepared" / "profile.json")),
-        "metrics": _metrics(_json(folder / "metrics" / "evaluate.json"), folder),
-        "uncertainty": _uncertainty(_json(folder / "metrics" / "evaluate.json"), folder),
-        "explain": _explain(_json(folder / "reports" / "explain" / "explain.json"), folder),
-        "bias": _bias(_json(folder / "reports" / "explain" / "bias.json")),
+        "data": _data(read_output(folder / "data" / "prepared" / "profile.json")),
+        "metrics": _metrics(metrics, folder),
+        "uncertainty": _uncertainty(metrics, folder),
+        "explain": _explain(read_output(folder / "reports" / "explain" / "explain.json"), folder),
+        "bias": _bias(read_output(folder / "reports" / "explain" / "bias.json")),
         "lineage": _pre(lineage_text(inputs.lineage)),
         "audit": _audit(inputs),
         "monitor": _monitor(inputs.monitor, inputs.monitor_source),
@@ -246,15 +245,3 @@ def _cell(value: Any) -> str:
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
-
-
-def _json(path: Path) -> Any:
-    """A run's JSON output, or None where its stage has not run."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ArtifactError(
-            f"{path}: not valid JSON ({err}); rerun the stage that writes it"
-        ) from None

@@ -65,7 +65,7 @@ def from_run(run, root: Path) -> ReportInputs:
 def from_workspace(root: Path) -> ReportInputs:
     """The pipeline's outputs in the project root (what ``dvc repro`` last built)."""
     models = root / "models"
-    card = _json(models / "model_card.json") or {}
+    card = read_output(models / "model_card.json") or {}
     facts = {"models": str(models), "trained": card.get("finished_at"), **_identity(card)}
     return _finish(
         ReportInputs(
@@ -73,7 +73,7 @@ def from_workspace(root: Path) -> ReportInputs:
             subject="workspace",
             facts=facts,
             folder=root,
-            config=_json(models / "config.json"),
+            config=read_output(models / "config.json"),
             lineage=_models_lineage(models),
             weights_sha256=_weights(models),
         ),
@@ -155,10 +155,10 @@ def _models_lineage(models: Path) -> Lineage | None:
 
 
 def _weights(models: Path) -> str | None:
-    return (_json(models / "model.json") or {}).get("weights_sha256")
+    return (read_output(models / "model.json") or {}).get("weights_sha256")
 
 
-def _json(path: Path) -> Any:
+def read_output(path: Path) -> Any:
     """A run's JSON output, or None where its stage has not run."""
     if not path.is_file():
         return None

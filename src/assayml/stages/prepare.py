@@ -43,15 +43,7 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         for name, part in splits.items():
             out.write_bytes(out_dir / f"{name}.parquet", parquet_bytes(part))
         profile = profile_splits(splits, cfg.data.target, task.name)
-        profile.update(
-            data=data,
-            schema=schema_dict(columns),
-            sensitive=list(cfg.data.sensitive),
-            reference_groups=dict(cfg.data.reference_groups),
-            image_shape=cfg.data.image_shape,
-            hashes=out.digests(),
-        )
-        out.write_json(out_dir / PROFILE_FILE, profile)
+        write_profile(out, cfg, profile, data, columns)
         details = {"task": task.name, "rows": profile["rows"], "raw_rows": len(raw.frame)}
         return finish_record(out, "prepare", cfg, data, [], started, details)
 
@@ -113,16 +105,24 @@ def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
             rows={s: writer.rows[s] for s in SPLITS},
             sampled_rows={s: len(sampled[s]) for s in SPLITS},
             streaming=True,
-            data=data,
-            schema=schema_dict(columns),
-            sensitive=list(cfg.data.sensitive),
-            reference_groups=dict(cfg.data.reference_groups),
-            image_shape=cfg.data.image_shape,
-            hashes=out.digests(),
         )
-        out.write_json(out_dir / PROFILE_FILE, profile)
+        write_profile(out, cfg, profile, data, columns)
         details = {"task": task.name, "rows": profile["rows"], "raw_rows": total, "streaming": True}
         return finish_record(out, "prepare", cfg, data, [], started, details)
+
+
+def write_profile(out, cfg: AssayConfig, profile: dict, data: dict, columns) -> None:
+    """Complete ``profile`` with the data's identity, schema and the split files' hashes
+    (written before it in ``out``) and write it."""
+    profile.update(
+        data=data,
+        schema=schema_dict(columns),
+        sensitive=list(cfg.data.sensitive),
+        reference_groups=dict(cfg.data.reference_groups),
+        image_shape=cfg.data.image_shape,
+        hashes=out.digests(),
+    )
+    out.write_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, profile)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
