@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from assayml.errors import BadInputError
+from assayml.models.trust import BuilderTrust, project_trust
 from assayml.records import environment
 
 STAGES = ("prepare", "features", "train", "evaluate")
@@ -55,8 +56,14 @@ def environment_differences(recorded: dict[str, Any]) -> list[str]:
     return found
 
 
-def reproduce(doc: dict[str, Any], project: str | Path = ".") -> dict[str, Any]:
-    """Rebuild ``doc`` (a registry version) and compare; returns the report."""
+def reproduce(
+    doc: dict[str, Any], project: str | Path = ".", trust: BuilderTrust | None = None
+) -> dict[str, Any]:
+    """Rebuild ``doc`` (a registry version) and compare; returns the report.
+
+    The recorded config comes from the registry, not from this project: every ``_target_``
+    in it must be one ``trust`` (default: the project's) allows, or nothing runs.
+    """
     meta = doc["metadata"]
     git = meta.get("git") or {}
     if not git.get("commit"):
@@ -67,6 +74,7 @@ def reproduce(doc: dict[str, Any], project: str | Path = ".") -> dict[str, Any]:
     if not meta.get("params"):
         raise BadInputError(f"{doc['name']}@{doc['version']}: no config recorded")
     project = Path(project).resolve()
+    check_recorded_targets(meta["params"], trust or project_trust(root=project), doc)
     report: dict[str, Any] = {
         "ref": f"{doc['name']}@{doc['version']}",
         "commit": git["commit"],
@@ -80,6 +88,20 @@ def reproduce(doc: dict[str, Any], project: str | Path = ".") -> dict[str, Any]:
         finally:
             _run(project, "git", "worktree", "remove", "--force", str(tree))
     return report | compare(meta, rebuilt, report["warnings"])
+
+
+def check_recorded_targets(params: Any, trust: BuilderTrust, doc: dict[str, Any]) -> None:
+    """Refuse (exit 2) a recorded config naming any ``_target_`` the project does not trust:
+    the rebuild would import and call it."""
+    stack = [("params", params)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, dict):
+            if "_target_" in node:
+                trust.check(node["_target_"], f"{doc['name']}@{doc['version']}: {key}._target_")
+            stack += [(f"{key}.{k}", v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(node)]
 
 
 def compare(meta: dict[str, Any], rebuilt: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

@@ -9,6 +9,18 @@ from typing import Any
 
 from assayml.errors import EXIT_OK, AssayError
 
+TRUST_HELP = (
+    "also trust the model builders defined in MODULE (or the exact target MODULE.fn); "
+    "repeatable. assayml's own builders and conf/model/*.yaml targets are always trusted"
+)
+
+
+def trust_option(p: argparse.ArgumentParser) -> None:
+    """``--trust-builder MODULE`` (repeatable): for commands that load or register models."""
+    p.add_argument(
+        "--trust-builder", action="append", default=[], metavar="MODULE", help=TRUST_HELP
+    )
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assay registry", description=__doc__.splitlines()[0])
@@ -18,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     reg.add_argument("models_dir")
     reg.add_argument("--name", required=True)
     reg.add_argument("--by", help="who registers (default: $ASSAY_USER or the login name)")
+    trust_option(reg)
     sub.add_parser("list", help="every model and version").add_argument("name", nargs="?")
     show = sub.add_parser("show", help="one version: status, stage, metrics, provenance")
     show.add_argument("name")
@@ -48,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
         help="holdout CSV/Parquet with the target column (default: data/prepared/test.parquet)",
     )
     compare.add_argument("--json", action="store_true")
+    trust_option(compare)
     return p
 
 
@@ -95,9 +109,12 @@ def dispatch(opts) -> str:
 
 def change(registry, opts, user: str) -> dict[str, Any]:
     if opts.action == "register":
+        from assayml.models.trust import project_trust
         from assayml.registry.collect import collect
+        from assayml.registry.paths import check_name
 
-        files, metadata = collect(opts.models_dir)
+        check_name(opts.name, "registry register --name")  # before reading the folder
+        files, metadata = collect(opts.models_dir, project_trust(opts.trust_builder))
         return registry.register(opts.name, files, metadata, user)
     if opts.action in ("approve", "reject"):
         return registry.review(opts.name, opts.version, opts.action == "approve", user, opts.reason)
@@ -112,17 +129,21 @@ def compare(registry, opts) -> str:
     from assayml.config.schema import FileFormat
     from assayml.data.sources import parse_table
     from assayml.errors import DataError
+    from assayml.models.trust import project_trust
     from assayml.registry.compare import compare_versions
 
+    champion = registry.get(opts.name, opts.champion)
+    challenger = registry.get(opts.name, opts.challenger)
     path = Path(opts.data or "data/prepared/test.parquet")
     if not path.is_file():
         raise DataError(f"{path}: no holdout file (give --data)")
     holdout = parse_table(path.read_bytes(), str(path), FileFormat.auto)
     result = compare_versions(
         registry,
-        registry.get(opts.name, opts.champion),
-        registry.get(opts.name, opts.challenger),
+        champion,
+        challenger,
         holdout,
+        trust=project_trust(opts.trust_builder),
     )
     return json.dumps(result, indent=2) if opts.json else format_compare(result)
 

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from assayml.cli.registry_command import trust_option
 from assayml.errors import EXIT_CHECK_FAILED, EXIT_OK, AssayError
 
 
@@ -15,8 +16,10 @@ def run_reproduce(args: list[str]) -> int:
     p.add_argument("ref", help="name@version, name@production, ...")
     p.add_argument("--registry", help="registry folder (default: $ASSAY_REGISTRY or registry/)")
     p.add_argument("--json", action="store_true")
+    trust_option(p)  # the recorded config's builder must be trusted before it is rebuilt
     opts = p.parse_args(args)
     from assayml.audit import append
+    from assayml.models.trust import project_trust
     from assayml.registry.store import Registry
     from assayml.reproduce import _warnings, reproduce
     from assayml.verbosity import quiet
@@ -32,7 +35,7 @@ def run_reproduce(args: list[str]) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        report = reproduce(doc)
+        report = reproduce(doc, trust=project_trust(opts.trust_builder))
     except AssayError as err:
         print(f"assay reproduce: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from assayml.cli.registry_command import trust_option
 from assayml.errors import EXIT_OK, AssayError
 from assayml.verbosity import say, verbose
 
@@ -16,6 +17,7 @@ CAPTURE_DIR = "captured"
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="models folder or registry ref (default: ./models)")
     p.add_argument("--registry", help="registry folder (default: $ASSAY_REGISTRY or registry/)")
+    trust_option(p)  # --trust-builder MODULE (see assayml.models.trust)
     p.add_argument("--threshold", type=float, default=0.5, help="binary decision threshold")
     p.add_argument(
         "--capture",
@@ -60,7 +62,7 @@ def _predict(opts) -> int:
     if not path.is_file():
         raise DataError(f"{path}: input file not found")
     frame = parse_table(path.read_bytes(), str(path), FileFormat.auto)
-    deployed = load_deployed(opts.model, opts.registry)
+    deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
     valid, rejects = deployed.validate(frame)
     if len(rejects) and opts.on_invalid == "fail":
         shown = "; ".join(f"row {i}: {r}" for i, r in rejects["reject_reason"].head(5).items())
@@ -125,7 +127,7 @@ def run_serve(args: list[str]) -> int:
     from assayml.serve.server import create_app
 
     try:
-        deployed = load_deployed(opts.model, opts.registry)
+        deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
     except AssayError as err:
         print(f"assay serve: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -17,6 +17,16 @@ from assayml.errors import ConfigError
 
 WIDTH_ARGS = ("in_features", "out_features")
 
+# Builders named by a config this process validated (conf/ + overrides, or params.yaml):
+# the user's own, trusted configuration, so a stage may load the model it just trained
+# with one (see assayml.models.trust, which reads this through config_builders()).
+_CONFIG_BUILDERS: set[str] = set()
+
+
+def config_builders() -> frozenset[str]:
+    """The custom builders of every config this process has validated."""
+    return frozenset(_CONFIG_BUILDERS)
+
 
 def resolve_builder(target: str):
     from hydra.utils import get_method
@@ -31,6 +41,7 @@ def schema_for_builder(target: str) -> type[ModelConfig]:
     """A schema for a user's own builder, derived from its signature: every parameter after
     the two widths becomes a field with the same type and default."""
     builder = resolve_builder(target)
+    _CONFIG_BUILDERS.add(target)
     hints = typing.get_type_hints(builder)
     fields: list[tuple[str, Any, Any]] = [("_target_", str, dataclasses.field(default=target))]
     for name, param in inspect.signature(builder).parameters.items():

@@ -1,7 +1,11 @@
 """Save and load a trained model: ``model.json`` (how to rebuild it) + ``model.safetensors``.
 
 Weights are stored with safetensors, never pickled. ``model.json`` records the SHA-256 of
-the weights file and loading checks it, so an edited or truncated file is refused.
+the weights file and loading checks it, so an edited or truncated file is refused; the
+folder's ``manifest.json`` (:mod:`assayml.models.manifest`) covers every file, ``model.json``
+included. Loading imports the builder ``model.json`` names only when the project trusts it
+(:mod:`assayml.models.trust`). A folder saved before manifests existed loads with
+assayml's own builders only.
 """
 
 from __future__ import annotations
@@ -13,6 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from assayml.errors import ArtifactError
+from assayml.models.manifest import MANIFEST_FILE, seal_model, verify_manifest
+from assayml.models.trust import BuilderTrust, builtin_trust, project_trust
+
+__all__ = [
+    "MANIFEST_FILE",
+    "SPEC_FILE",
+    "WEIGHTS_FILE",
+    "ModelSpec",
+    "build_for_spec",
+    "load_model",
+    "load_spec",
+    "save_model",
+    "seal_model",  # re-exported: the save path's last step
+    "weights_bytes",
+]
 
 SPEC_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -42,7 +61,10 @@ def weights_bytes(state_dict: dict[str, Any]) -> bytes:
 
 
 def save_model(out, models_dir: str | Path, spec: ModelSpec, state_dict: dict[str, Any]) -> None:
-    """Stage ``model.safetensors`` and ``model.json`` in the output batch ``out``."""
+    """Stage ``model.safetensors`` and ``model.json`` in the output batch ``out``.
+
+    Once every other file of the folder is staged, :func:`seal_model` adds the manifest.
+    """
     blob = weights_bytes(state_dict)
     spec.weights_sha256 = hashlib.sha256(blob).hexdigest()
     out.write_bytes(Path(models_dir) / WEIGHTS_FILE, blob)
@@ -65,28 +87,40 @@ def load_spec(models_dir: str | Path) -> ModelSpec:
         raise ArtifactError(f"{path}: malformed model description: {err}") from err
 
 
-def build_for_spec(spec: ModelSpec):
-    """The untrained network ``spec`` describes: one network, or its ensemble stacked."""
+def build_for_spec(spec: ModelSpec, trust: BuilderTrust | None = None):
+    """The untrained network ``spec`` describes: one network, or its ensemble stacked.
+
+    ``trust`` decides whether ``spec.target`` may be imported (default: the project's).
+    """
     from assayml.models.build import build_network
     from assayml.models.ensemble import stack_members
 
+    trust = trust or project_trust()
+
     def one():
-        return build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features)
+        return build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features, trust)
 
     members = int(spec.extras.get("members", 0))
     return stack_members([one() for _ in range(members)]) if members else one()
 
 
-def load_model(models_dir: str | Path):
-    """Rebuild the network and load its verified weights; returns (module, spec).
+def load_model(models_dir: str | Path, trust: BuilderTrust | None = None):
+    """Verify the folder, rebuild the network and load its weights; returns (module, spec).
+
+    Args:
+        models_dir: the models folder.
+        trust: which builders ``model.json`` may name (default: :func:`project_trust`).
 
     Raises:
-        ArtifactError: when a file is missing, unreadable, or its hash does not match.
+        ArtifactError: when a file is missing, unreadable, changed or not in the manifest,
+            or the builder is not trusted (nothing is imported then).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    sealed = verify_manifest(models_dir)
     spec = load_spec(models_dir)
+    trust = _trust_for(models_dir, spec, trust if sealed else None, sealed)
     path = Path(models_dir) / WEIGHTS_FILE
     try:
         blob = path.read_bytes()
@@ -101,9 +135,27 @@ def load_model(models_dir: str | Path):
         state = load(blob)
     except SafetensorError as err:
         raise ArtifactError(f"{path}: not a readable safetensors file: {err}") from err
-    module = build_for_spec(spec)
+    module = build_for_spec(spec, trust)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise ArtifactError(f"{path}: weights do not fit the architecture: {err}") from err
     return module.eval(), spec
+
+
+def _trust_for(models_dir, spec: ModelSpec, trust: BuilderTrust | None, sealed: bool):
+    """The policy ``spec.target`` passed: the given or project one, or, for a folder saved
+    before manifests (nothing vouches for its files), assayml's own builders only."""
+    where = str(Path(models_dir) / SPEC_FILE)
+    if sealed:
+        trust = trust or project_trust()
+        trust.check(spec.target, where)
+        return trust
+    trust = builtin_trust()
+    if not trust.allows(spec.target):
+        raise ArtifactError(
+            f"{where}: builder '{spec.target}' was not imported: the folder has no "
+            f"{MANIFEST_FILE} (saved by an older assayml), and such a folder loads only "
+            "with assayml's own builders; re-train the model to save it with a manifest"
+        )
+    return trust

@@ -10,6 +10,7 @@ from typing import Any
 from assayml.config.custom_models import resolve_builder
 from assayml.config.models import ModelConfig
 from assayml.errors import ConfigError
+from assayml.models.trust import BuilderTrust
 
 OPTIMISER_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 
@@ -23,9 +24,19 @@ def architecture_kwargs(model: ModelConfig) -> dict[str, Any]:
     }
 
 
-def build_network(target: str, kwargs: dict[str, Any], in_features: int, out_features: int):
-    """Call the builder ``target`` (a dotted path) with the widths and ``kwargs``."""
-    builder = resolve_builder(target)
+def build_network(
+    target: str,
+    kwargs: dict[str, Any],
+    in_features: int,
+    out_features: int,
+    trust: BuilderTrust | None = None,
+):
+    """Call the builder ``target`` (a dotted path) with the widths and ``kwargs``.
+
+    ``trust`` is None for a target from the run's own config (trusted: training); a saved
+    model's target passes the loading policy, which refuses it before any import.
+    """
+    builder = resolve_builder(target) if trust is None else trust.resolve(target, "model.json")
     try:
         return builder(in_features=in_features, out_features=out_features, **kwargs)
     except (TypeError, ValueError) as err:

@@ -1,6 +1,10 @@
 """What a registered version holds, gathered from a models folder and the run around it:
 the model's files, and as metadata its metrics, full config, data and code identity,
-environment, model card, the stage records and the DVC lock (for lineage)."""
+environment, model card, the stage records and the DVC lock (for lineage).
+
+Only a sealed folder is accepted: its manifest must match every file (nothing extra, such as
+a ``hubconf.py``), and the builder its ``model.json`` names must be one the project trusts,
+so a version never stores a model that loading would refuse."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from typing import Any
 import yaml
 
 from assayml.errors import ArtifactError
+from assayml.models.artifact import MANIFEST_FILE, load_spec
+from assayml.models.manifest import verify_manifest
+from assayml.models.trust import BuilderTrust, project_trust
 
 RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
 # What `assay report` shows of a version, stored with it (paths relative to the run folder).
@@ -24,13 +31,22 @@ EVIDENCE = (
 )
 
 
-def collect(models_dir: str | Path) -> tuple[dict[str, Path], dict[str, Any]]:
+def collect(
+    models_dir: str | Path, trust: BuilderTrust | None = None
+) -> tuple[dict[str, Path], dict[str, Any]]:
     """(files to store, metadata) for the model in ``models_dir``; the metrics, records and
-    dvc.lock are looked for beside it (``<models_dir>/../``)."""
+    dvc.lock are looked for beside it (``<models_dir>/../``).
+
+    Raises:
+        ArtifactError: not a trained models folder, no manifest, a file the manifest does
+            not list or that changed, or a builder ``trust`` (default: the project's)
+            does not allow; nothing named by the folder is imported.
+    """
     models = Path(models_dir)
     card_path = models / "model_card.json"
     if not card_path.is_file():
         raise ArtifactError(f"{models}: no model_card.json: not a trained models folder")
+    check_sealed(models, trust or project_trust())
     files = {f"model/{p.name}": p for p in sorted(models.iterdir()) if p.is_file()}
     run = models.parent
     for pattern in EVIDENCE:
@@ -53,6 +69,16 @@ def collect(models_dir: str | Path) -> tuple[dict[str, Path], dict[str, Any]]:
         "source": str(models.resolve()),
     }
     return files, metadata
+
+
+def check_sealed(models: Path, trust: BuilderTrust) -> None:
+    """Refuse a folder without a matching manifest, or whose builder is not trusted."""
+    if not verify_manifest(models):
+        raise ArtifactError(
+            f"{models}: no {MANIFEST_FILE} (saved by an older assayml, or not by assayml); "
+            "only a folder whose manifest lists every file can be registered: re-train it"
+        )
+    trust.check(load_spec(models).target, str(models / "model.json"))
 
 
 def _json(path: Path) -> Any:

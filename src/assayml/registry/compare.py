@@ -21,6 +21,7 @@ from assayml.evaluate.metrics import compute_metrics
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import load_model
 from assayml.models.inference import Predictions, Sampling, predict
+from assayml.models.trust import BuilderTrust
 from assayml.registry.store import Registry
 
 BOOTSTRAP = 1000
@@ -29,12 +30,18 @@ LOWER_IS_BETTER = ("mae", "rmse")
 
 
 def compare_versions(
-    registry: Registry, champion: dict, challenger: dict, holdout: pd.DataFrame, seed: int = 0
+    registry: Registry,
+    champion: dict,
+    challenger: dict,
+    holdout: pd.DataFrame,
+    seed: int = 0,
+    trust: BuilderTrust | None = None,
 ) -> dict[str, Any]:
-    """Both versions on ``holdout`` (raw rows with the target column)."""
+    """Both versions on ``holdout`` (raw rows with the target column); ``trust`` says which
+    builders their models may name (default: the project's)."""
     preds, ys = [], []
     for doc in (champion, challenger):
-        pred, y = _predict(registry, doc, holdout)
+        pred, y = _predict(registry, doc, holdout, trust)
         preds.append(pred)
         ys.append(y)
     task = preds[0].task
@@ -120,10 +127,10 @@ def paired_test(preds: list[Predictions], y: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _predict(registry: Registry, doc: dict, holdout: pd.DataFrame):
+def _predict(registry: Registry, doc: dict, holdout: pd.DataFrame, trust):
     with tempfile.TemporaryDirectory(prefix="assay-compare-") as tmp:
         registry.materialize(doc, tmp)
-        module, spec = load_model(Path(tmp) / "model")
+        module, spec = load_model(Path(tmp) / "model", trust)
         transform = FeatureTransform.load(Path(tmp) / "model" / "feature_transform.json")
     target = holdout[transform.target.name]
     y = (

@@ -4,6 +4,7 @@ reference (materialised and verified), with its transform, schema and identity."
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from assayml.errors import ArtifactError
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import load_model
 from assayml.models.inference import Predictions, Sampling, predict
+from assayml.models.trust import project_trust
 
 CACHE = ".assay/models"  # registry versions materialised for serving
 
@@ -73,8 +75,16 @@ def prediction_columns(deployed: Deployed, pred: Predictions) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def load_deployed(model: str | None = None, registry: str | None = None) -> Deployed:
-    """``None``: the project's ``models/``; a folder; or a registry reference."""
+def load_deployed(
+    model: str | None = None, registry: str | None = None, trust_builders: Sequence[str] = ()
+) -> Deployed:
+    """``None``: the project's ``models/``; a folder; or a registry reference.
+
+    The model's builder must be one the project trusts (its own, ``conf/model`` targets) or
+    in a module of ``trust_builders`` (``--trust-builder``); otherwise exit 2, nothing
+    imported.
+    """
+    trust = project_trust(trust_builders)
     if model is None or Path(model).is_dir():
         directory = Path(model or "models")
         name, version = directory.resolve().name, None
@@ -85,7 +95,7 @@ def load_deployed(model: str | None = None, registry: str | None = None) -> Depl
         doc = store.resolve(model)
         name, version = doc["name"], doc["version"]
         directory = store.materialize(doc, Path(CACHE) / name / str(version)) / "model"
-    module, spec = load_model(directory)
+    module, spec = load_model(directory, trust)
     schema_path = directory / "schema.json"
     if not schema_path.is_file():
         raise ArtifactError(f"{schema_path}: missing (retrain with this version of assayml)")

@@ -11,7 +11,7 @@ from assayml.config.load import canonical_json, config_hash
 from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
 from assayml.errors import ConfigError
 from assayml.features.transform import FeatureTransform
-from assayml.models.artifact import ModelSpec, save_model
+from assayml.models.artifact import ModelSpec, save_model, seal_model
 from assayml.models.build import architecture_kwargs
 from assayml.models.heads import output_width
 from assayml.records import StageRecord, environment, git_state
@@ -66,6 +66,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details, started)
         out.write_json(models / MODEL_CARD_FILE, card)
+        seal_model(out, models)  # manifest.json: every file above, by SHA-256
         inputs = [
             features / TRANSFORM_FILE,
             features / "train.safetensors",

@@ -73,9 +73,10 @@ class OutputBatch:
     def write_json(self, final: str | Path, obj: Any) -> None:
         self.write_text(final, to_json(obj))
 
-    def digests(self) -> dict[str, str]:
-        """MD5 of every file staged so far, by its final path (before commit)."""
-        return {str(final): md5_file(temp) for final, temp in self._files.items()}
+    def digests(self, algorithm: str = "md5") -> dict[str, str]:
+        """MD5 (or another hashlib ``algorithm``) of every file staged so far, by its final
+        path (before commit)."""
+        return {str(k): _digest(t, hashlib.new(algorithm)) for k, t in self._files.items()}
 
     def commit(self) -> None:
         for temp, final in self._loose:
