@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,15 +17,10 @@ import pytest
 
 from assayml.data.credit import generate_credit
 from tests.conftest import cli_env
+from tests.serve.conftest import start_serve
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
 CLIENTS, REQUESTS, ROWS = 16, 10, 3  # per client, rows per request
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -51,41 +44,17 @@ def production(credit_project: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(production: Path, tmp_path: Path):
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *ASSAY,
-            "serve",
-            "--model",
-            "credit@production",
-            "--registry",
-            str(production),
-            "--port",
-            str(port),
-            "--capture",
-            str(tmp_path / "captured"),
-            "--rotate",
-            "100",
-        ],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, url = start_serve(
+        tmp_path,
+        "--model",
+        "credit@production",
+        "--registry",
+        str(production),
+        "--capture",
+        str(tmp_path / "captured"),
+        "--rotate",
+        "100",
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            if process.poll() is not None:
-                pytest.fail(f"assay serve exited: {process.stderr.read()}")
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("assay serve did not answer /health within 90 s")
     yield process, url
     if process.poll() is None:
         process.kill()

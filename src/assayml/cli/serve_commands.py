@@ -9,9 +9,17 @@ from pathlib import Path
 
 from assayml.cli.registry_command import trust_option
 from assayml.errors import EXIT_OK, AssayError
+from assayml.serve.limits import MAX_BODY_BYTES, MAX_ROWS
 from assayml.verbosity import say, verbose
 
 CAPTURE_DIR = "captured"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -55,34 +63,72 @@ def _predict(opts) -> int:
     from assayml.config.schema import FileFormat
     from assayml.data.sources import parse_table
     from assayml.errors import DataError
-    from assayml.serve.deployed import load_deployed, prediction_columns
-    from assayml.utils.io import atomic_outputs
+    from assayml.serve.batch import predict_table
+    from assayml.serve.deployed import load_deployed
 
     path = Path(opts.input)
     if not path.is_file():
         raise DataError(f"{path}: input file not found")
+    rejects_path = Path(opts.rejects or f"{opts.output}.rejects.csv")
+    check_outputs(path, Path(opts.output), rejects_path)
     frame = parse_table(path.read_bytes(), str(path), FileFormat.auto)
     deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
-    valid, rejects = deployed.validate(frame)
+    result = predict_table(deployed, frame, opts.threshold)
+    rejects = result.rejects
     if len(rejects) and opts.on_invalid == "fail":
         shown = "; ".join(f"row {i}: {r}" for i, r in rejects["reject_reason"].head(5).items())
         raise DataError(f"{path}: {len(rejects)} rows fail the model's schema ({shown})")
-    output = valid.reset_index(drop=True)
-    if len(valid):
-        pred = deployed.predict(valid, opts.threshold)
-        output = pd_concat(output, prediction_columns(deployed, pred))
-        if opts.capture:
-            _capture(opts, deployed, valid, output)
-    rejects_path = Path(opts.rejects or f"{opts.output}.rejects.csv")
-    with atomic_outputs() as out:
-        out.write_bytes(Path(opts.output), _table_bytes(output, opts.output))
-        if len(rejects):
-            out.write_bytes(rejects_path, _table_bytes(rejects, str(rejects_path)))
+    if len(result.valid) and opts.capture:
+        _capture(opts, deployed, result.valid, result.output)
+    _write(opts.output, result.output, rejects_path, rejects)
     say(
-        f"predicted {len(valid)} rows -> {opts.output}"
+        f"predicted {len(result.valid)} rows -> {opts.output}"
         + (f"; {len(rejects)} rejected -> {rejects_path}" if len(rejects) else "")
     )
     return EXIT_OK
+
+
+def check_outputs(source: Path, output: Path, rejects: Path) -> None:
+    """Refuse (exit 2, before anything is read or written) an output or rejects path that
+    is a folder, is the input file (also through a link), or is the other output."""
+    from assayml.errors import DataError
+
+    for target, what in ((output, "OUT"), (rejects, "the rejects file")):
+        if target.is_dir():
+            raise DataError(
+                f"{target}: {what} is a folder; give a file path such as "
+                f"{target / 'predictions.csv'}"
+            )
+        if _same_file(target, source):
+            raise DataError(
+                f"{target}: {what} is the input file {source}; predicting into it would "
+                "overwrite the input: give another path"
+            )
+    if _same_file(output, rejects):
+        raise DataError(f"{output}: OUT and the rejects file (--rejects) are the same file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and a.samefile(b)  # hard links
+
+
+def _write(output: str, table, rejects_path: Path, rejects) -> None:
+    """Both files appear whole or neither does; an OS refusal is bad input (exit 2)."""
+    from assayml.errors import DataError
+    from assayml.utils.io import atomic_outputs
+
+    batch = None
+    try:
+        with atomic_outputs() as batch:
+            batch.write_bytes(Path(output), _table_bytes(table, output))
+            if len(rejects):
+                batch.write_bytes(rejects_path, _table_bytes(rejects, str(rejects_path)))
+    except OSError as err:
+        if batch is not None:
+            batch.abort()  # a failed rename in commit leaves its temporary otherwise
+        raise DataError(f"{err.filename or output}: cannot write ({err.strerror})") from None
 
 
 def _capture(opts, deployed, valid, output) -> None:
@@ -95,12 +141,6 @@ def _capture(opts, deployed, valid, output) -> None:
     outputs = json.loads(output.drop(columns=list(valid.columns)).to_json(orient="records"))
     writer.capture(inputs, outputs, deployed.lineage_id)
     writer.close()
-
-
-def pd_concat(left, right):
-    import pandas as pd
-
-    return pd.concat([left, right.reset_index(drop=True)], axis=1)
 
 
 def _table_bytes(frame, name: str) -> bytes:
@@ -118,12 +158,25 @@ def run_serve(args: list[str]) -> int:
     p = argparse.ArgumentParser(prog="assay serve", description="HTTP inference endpoint")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        default=MAX_BODY_BYTES,
+        help=f"largest request body accepted, in bytes; larger: 413 (default {MAX_BODY_BYTES})",
+    )
+    p.add_argument(
+        "--max-rows",
+        type=_positive,
+        default=MAX_ROWS,
+        help=f"most rows per POST /predict; more: 413 (default {MAX_ROWS})",
+    )
     _model_options(p)
     opts = p.parse_args(args)
     import uvicorn
 
     from assayml.serve.capture import CaptureWriter
     from assayml.serve.deployed import load_deployed
+    from assayml.serve.limits import ServeLimits
     from assayml.serve.server import create_app
 
     try:
@@ -135,8 +188,9 @@ def run_serve(args: list[str]) -> int:
     if opts.capture:
         capture = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
     say(f"serving {deployed.lineage_id} on http://{opts.host}:{opts.port}")
+    limits = ServeLimits(opts.max_body_bytes, opts.max_rows)
     uvicorn.run(
-        create_app(deployed, capture, opts.threshold),
+        create_app(deployed, capture, opts.threshold, limits),
         host=opts.host,
         port=opts.port,
         log_level="info" if verbose() else "warning",  # info: a line per request
