@@ -33,7 +33,7 @@ TOOL_HELP = {
     "audit": (
         "assayml.cli.audit_command",
         "run_audit",
-        "verify the audit trail's hash chain; show entries",
+        "verify the audit trail (chain, MACs, committed head); show; init (key); repair",
     ),
     "predict": (
         "assayml.cli.serve_commands",
@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command in TOOLS:
+        from assayml.cli.audit_command import refuse_unauditable
+
+        if (code := refuse_unauditable(command, rest)) is not None:
+            return code  # its audit entry could not be added: stop before it writes
         module, function = TOOLS[command]
         return getattr(importlib.import_module(module), function)(rest)
     if (command == "run" or command in {s.name for s in STAGES}) and "--params" in rest:

@@ -75,9 +75,14 @@ def build_lineage(
 def _link(later: str, inputs: dict[str, str], stage: str, record: dict) -> Edge:
     outputs = record.get("outputs", {})
     shared = [p for p in inputs if p in outputs]
-    if later == "model":  # the model's files are the train stage's outputs, by content
-        matched = set(inputs.values()) & set(outputs.values())
-        return Edge(later, stage, bool(matched) if inputs else None, sorted(matched)[:3])
+    if later == "model":
+        # The model's files are the train stage's outputs, by content: every one of them
+        # must be among what the record names, or the record describes another model (a
+        # shared transform file alone must not make the link look verified).
+        recorded = set(outputs.values())
+        matched = [h for h in inputs.values() if h in recorded]
+        verified = len(matched) == len(inputs) if inputs else None
+        return Edge(later, stage, verified, sorted(matched)[:3])
     if not shared:
         return Edge(later, stage, None)
     return Edge(later, stage, all(inputs[p] == outputs[p] for p in shared), shared)

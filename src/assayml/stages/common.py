@@ -41,7 +41,7 @@ def finish_record(
         environment=environment(),
         details=details,
     )
-    out.write_json(record_path(cfg, stage), record.to_dict())
+    out.write_record(record_path(cfg, stage), record.to_dict())
     return record
 
 

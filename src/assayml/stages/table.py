@@ -33,9 +33,21 @@ class Stage:
         return getattr(importlib.import_module(module), name)
 
     def run(self, cfg: AssayConfig) -> StageRecord:
-        """Run the stage and log it in the audit trail."""
-        from assayml.audit import append
+        """Run the stage and log it in the audit trail (checked first: a log that cannot
+        take the entry stops the stage before it writes anything)."""
+        from assayml.audit import append, ensure_appendable
+        from assayml.utils.recovery import recover_records
 
+        ensure_appendable(cfg.paths.root_dir)
+        # A commit a kill interrupted: put a record that agrees with the files back.
+        restored = recover_records(cfg.paths.records_dir)
+        if restored:
+            append(
+                cfg.paths.root_dir,
+                "recover",
+                str(cfg.paths.records_dir),
+                details={"restored": [str(p) for p in restored]},
+            )
         record = self.load()(cfg)
         append(
             cfg.paths.root_dir,

@@ -3,6 +3,14 @@
 A stage writes all its files through one :func:`atomic_outputs` block. Each file is written
 to a temporary name beside its destination and renamed into place only when the whole block
 has succeeded, so a stage that fails, or is killed, leaves the previous outputs intact.
+
+The commit is ordered so that a record never names what is not there: everything is
+fsynced first; the old record is moved aside; the outputs go in (an owned folder is
+exchanged with its new version in one step where the system allows); then the new record;
+each step's folder is fsynced. A kill at any point leaves either no record or one that
+agrees with the outputs, and the next start puts back whichever record matches the files
+on disk and removes the temporaries of dead writers
+(:func:`assayml.utils.recovery.recover_records`).
 """
 
 from __future__ import annotations
@@ -11,11 +19,12 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from assayml.utils import fsops
 
 CHUNK = 1 << 20
 
@@ -32,6 +41,7 @@ class OutputBatch:
         self._files: dict[Path, Path] = {}  # final -> temporary, for every staged file
         self._loose: list[tuple[Path, Path]] = []  # files outside owned directories
         self._dirs: list[tuple[Path, Path]] = []  # (temporary, final) owned directories
+        self._records: set[Path] = set()  # files that describe the others: committed last
 
     def own_dir(self, final_dir: str | Path) -> None:
         """Make ``final_dir`` wholly this stage's: its new content replaces the old.
@@ -45,7 +55,8 @@ class OutputBatch:
         refuse_foreign_dir(final_dir)
         final_dir.parent.mkdir(parents=True, exist_ok=True)
         restore_interrupted_swap(final_dir)
-        temp = final_dir.parent / f".{uuid.uuid4().hex[:12]}.tmp.{final_dir.name}"
+        fsops.remove_stale(final_dir.parent, final_dir.name)  # a killed run's leftovers
+        temp = fsops.temp_sibling(final_dir)
         temp.mkdir()
         self._dirs.append((temp, final_dir))
 
@@ -59,7 +70,8 @@ class OutputBatch:
                 self._files[final] = temp
                 return temp
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.parent / f".{uuid.uuid4().hex[:12]}.tmp.{final.name}"
+        fsops.remove_stale(final.parent, final.name)
+        temp = fsops.temp_sibling(final)
         self._files[final] = temp
         self._loose.append((temp, final))
         return temp
@@ -73,20 +85,38 @@ class OutputBatch:
     def write_json(self, final: str | Path, obj: Any) -> None:
         self.write_text(final, to_json(obj))
 
+    def write_record(self, final: str | Path, obj: Any) -> None:
+        """Stage a record (a JSON file with an ``outputs`` map: path -> MD5): it goes in
+        place after every output it names, and its predecessor leaves before them."""
+        self.write_json(final, obj)
+        self._records.add(Path(os.path.normpath(final)))
+
     def digests(self, algorithm: str = "md5") -> dict[str, str]:
         """MD5 (or another hashlib ``algorithm``) of every file staged so far, by its final
         path (before commit)."""
         return {str(k): _digest(t, hashlib.new(algorithm)) for k, t in self._files.items()}
 
     def commit(self) -> None:
-        for temp, final in self._loose:
-            os.replace(temp, final)
-        for temp, final in self._dirs:
-            old = final.parent / f".{uuid.uuid4().hex[:12]}.old.{final.name}"
-            if final.exists():
-                os.replace(final, old)
-            os.replace(temp, final)
+        """Put everything in place, in the crash-safe order the module docstring gives."""
+        outputs = [pair for pair in self._loose if pair[1] not in self._records]
+        records = [pair for pair in self._loose if pair[1] in self._records]
+        for temp, _ in self._dirs:
+            fsops.fsync_tree(temp)
+        for temp, _ in self._loose:
+            fsops.fsync_file(temp)
+        retired = [(final, _retire(final)) for _, final in records if final.exists()]
+        _sync_parents(final for final, _ in retired)
+        displaced = [swap_dir(temp, final) for temp, final in self._dirs]
+        for temp, final in outputs:
+            fsops.rename(temp, final)
+        _sync_parents(final for _, final in [*self._dirs, *outputs])
+        for temp, final in records:
+            fsops.rename(temp, final)
+        _sync_parents(final for _, final in records)
+        for old in displaced:
             shutil.rmtree(old, ignore_errors=True)
+        for _, old in retired:
+            old.unlink(missing_ok=True)
         self._clear()
 
     def abort(self) -> None:
@@ -100,6 +130,7 @@ class OutputBatch:
         self._files.clear()
         self._loose.clear()
         self._dirs.clear()
+        self._records.clear()
 
 
 def refuse_foreign_dir(folder: Path) -> None:
@@ -126,6 +157,32 @@ def restore_interrupted_swap(folder: Path) -> None:
     leftovers = sorted(folder.parent.glob(f".*.old.{folder.name}"), key=os.path.getmtime)
     if leftovers:
         os.replace(leftovers[-1], folder)
+
+
+def swap_dir(temp: Path, final: Path) -> Path:
+    """Put folder ``temp`` at ``final``; returns where the old content now is (to delete).
+
+    One atomic exchange where the system has it, so ``final`` is never missing; else two
+    renames, and a kill between them is undone by :func:`restore_interrupted_swap`."""
+    if final.exists() and fsops.exchange(temp, final):
+        return temp  # the old content, under the temporary name
+    old = fsops.temp_sibling(final, "old")
+    if final.exists():
+        fsops.rename(final, old)
+    fsops.rename(temp, final)
+    return old
+
+
+def _retire(record: Path) -> Path:
+    """Move a record aside before the outputs it names are replaced."""
+    aside = fsops.temp_sibling(record, "old")
+    fsops.rename(record, aside)
+    return aside
+
+
+def _sync_parents(finals) -> None:
+    for parent in {Path(final).parent for final in finals}:
+        fsops.fsync_dir(parent)
 
 
 @contextmanager

@@ -1,0 +1,102 @@
+"""verify names what happened: edited, deleted, inserted, reordered, truncated, rewritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assayml.audit import verify
+from assayml.audit.log import audit_path, entry_hash
+from tests.audit.conftest import commit_head, fill, write_lines
+
+
+def kinds(root: Path) -> list[str]:
+    return [f.kind for f in verify(root).findings]
+
+
+def test_a_swap_is_reported_as_reordered_not_deleted(tmp_path: Path) -> None:
+    lines = fill(tmp_path)
+    lines[1], lines[3] = lines[3], lines[1]
+    write_lines(tmp_path, lines)
+    verdict = verify(tmp_path)
+    assert [f.kind for f in verdict.findings] == ["reordered"]
+    assert "lines 2..4 hold seq 4, 3, 2" in verdict.problem
+
+
+def test_an_inserted_copy_is_named_inserted(tmp_path: Path) -> None:
+    lines = fill(tmp_path)
+    forged = json.loads(lines[1])
+    forged["subject"] = "forged"
+    forged["hash"] = entry_hash(forged)
+    write_lines(tmp_path, [*lines[:2], json.dumps(forged), *lines[2:]])
+    (finding,) = verify(tmp_path).findings
+    assert finding.kind == "inserted" and finding.line == 3 and finding.seq == 2
+
+
+def test_an_edit_with_a_recomputed_hash_is_named_rewritten(tmp_path: Path) -> None:
+    lines = fill(tmp_path)
+    entry = json.loads(lines[2])
+    entry["user"] = "mallory"
+    entry["hash"] = entry_hash(entry)
+    lines[2] = json.dumps(entry)
+    write_lines(tmp_path, lines)
+    verdict = verify(tmp_path)
+    assert [f.kind for f in verdict.findings] == ["rewritten"]
+    assert "seq 3 (line 3) " in verdict.problem or "does not link to seq 3" in verdict.problem
+
+
+def test_deleting_the_last_entries_is_truncation(tmp_path: Path) -> None:
+    lines = fill(tmp_path)
+    write_lines(tmp_path, lines[:3])
+    verdict = verify(tmp_path)
+    assert not verdict.intact and kinds(tmp_path) == ["truncated"]
+    assert "entries 4..5 were cut from the end" in verdict.problem
+
+
+def test_deleting_the_log_is_named(tmp_path: Path) -> None:
+    fill(tmp_path)
+    audit_path(tmp_path).unlink()
+    assert kinds(tmp_path) == ["deleted"]
+
+
+def test_rewriting_the_whole_chain_is_named(tmp_path: Path) -> None:
+    from assayml.audit.log import GENESIS
+
+    lines, prev, out = fill(tmp_path), GENESIS, []
+    for line in lines:
+        entry = json.loads(line)
+        entry["user"], entry["prev"] = "mallory", prev
+        entry["hash"] = prev = entry_hash(entry)
+        out.append(json.dumps(entry))
+    write_lines(tmp_path, out)
+    verdict = verify(tmp_path)
+    assert kinds(tmp_path) == ["rewritten"] and "rewritten with recomputed" in verdict.problem
+
+
+def test_truncating_log_and_head_together_is_found_in_git_history(repo: Path) -> None:
+    """A log-only edit cannot reach the committed head; nor can rewriting the working head."""
+    fill(repo, 6)
+    commit_head(repo)
+    lines = audit_path(repo).read_text().splitlines()
+    write_lines(repo, lines[:2])
+    head = json.loads((repo / "records/audit_head.json").read_text())
+    head.update(entries=2, hash=json.loads(lines[1])["hash"])
+    (repo / "records/audit_head.json").write_text(json.dumps(head))
+    verdict = verify(repo)
+    assert [f.kind for f in verdict.findings] == ["truncated"]
+    assert "commit " in verdict.problem and "entries 3..6 were cut" in verdict.problem
+
+
+def test_without_a_commit_verify_says_what_it_cannot_see(tmp_path: Path) -> None:
+    fill(tmp_path)
+    limits = " ".join(verify(tmp_path).limits)
+    assert "not keyed" in limits and "not in a git work tree" in limits
+
+
+def test_a_never_committed_head_is_named_as_a_limit(repo: Path) -> None:
+    fill(repo)
+    verdict = verify(repo)
+    assert verdict.intact and any("never been committed" in t for t in verdict.limits)
+    commit_head(repo)
+    verdict = verify(repo)
+    assert verdict.intact and any("1 committed version" in t for t in verdict.checked)
