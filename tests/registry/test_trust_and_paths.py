@@ -254,3 +254,21 @@ def test_materialize_refuses_a_path_outside_its_target(registry, tmp_path) -> No
     assert not (tmp_path / "elsewhere").exists()
     store.materialize(doc, tmp_path / "fresh")  # the version itself is fine
     assert (tmp_path / "fresh" / "model" / "manifest.json").is_file()
+
+
+# -- reproduce -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["model", "trainer.callbacks"])
+def test_reproduce_refuses_a_recorded_config_naming_untrusted_code(registry, cli, key) -> None:
+    path = registry / "models" / "churn" / "1.json"
+    doc = json.loads(path.read_text())
+    params = doc["metadata"]["params"]
+    if key == "model":
+        params["model"]["_target_"] = "os.system"
+    else:
+        params["trainer"]["callbacks"] = [{"_target_": "builtins.exec", "source": "1"}]
+    doc["metadata"]["git"] = {"commit": "0" * 40, "dirty": False}
+    path.write_text(json.dumps(doc))
+    code, err = cli("reproduce", "churn@1", "--registry", str(registry))
+    assert code == 2 and "is not trusted" in err and f"params.{key}" in err, err
