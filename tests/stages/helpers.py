@@ -21,6 +21,7 @@ OUTPUT_DIRS = (
 
 
 CORE = ("prepare", "features", "train", "evaluate")  # what most tests need
+TIMED_MODEL_FILES = ("model_card.json", "manifest.json")
 
 
 def run_stages(cfg: AssayConfig, names: tuple[str, ...] = CORE) -> dict:
@@ -32,7 +33,8 @@ def fingerprint(root: Path) -> dict[str, str]:
     found = {}
     for folder in OUTPUT_DIRS:
         for path in sorted((root / folder).rglob("*")):
-            timed = path.parent.name == "records" or path.name == "model_card.json"
+            # The model card holds times, and the manifest its SHA-256.
+            timed = path.parent.name == "records" or path.name in TIMED_MODEL_FILES
             if path.is_file() and not timed:
                 found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
