@@ -90,6 +90,15 @@ def test_a_file_beside_the_model_is_refused(folder, tmp_path) -> None:
     assert result.returncode == 2 and "hubconf.py not listed in manifest.json" in result.stderr
 
 
+def test_a_listed_file_replaced_by_a_link_is_refused(folder, tmp_path) -> None:
+    schema = folder / "schema.json"
+    (tmp_path / "elsewhere.json").write_bytes(schema.read_bytes())  # same bytes, same hash
+    schema.unlink()
+    schema.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(ArtifactError, match="not a plain file"):
+        load_model(folder)
+
+
 def test_training_writes_a_manifest_of_every_file(credit_project: Path) -> None:
     models = credit_project / "models"
     listed = json.loads((models / MANIFEST_FILE).read_text())["files"]

@@ -77,8 +77,10 @@ def verify_manifest(models_dir: str | Path) -> bool:
         )
     for name, digest in listed.items():
         file = folder / name
-        if not file.is_file():
-            raise ArtifactError(f"{file}: listed in {MANIFEST_FILE} but missing, refusing it")
+        if file.is_symlink() or not file.is_file():  # a link could read a file elsewhere
+            raise ArtifactError(
+                f"{file}: listed in {MANIFEST_FILE} but missing or not a plain file, refusing it"
+            )
         if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
             raise ArtifactError(
                 f"{file}: SHA-256 does not match {path}; the file was changed after the "
