@@ -111,7 +111,7 @@ def test_a_keyed_trail_refuses_entries_without_its_key(tmp_path: Path, monkeypat
     assert audit(tmp_path, "init").returncode == 0
     before = audit_path(tmp_path).read_bytes()
     monkeypatch.setenv("ASSAY_AUDIT_KEY_FILE", str(tmp_path.parent / "none.key"))
-    with pytest.raises(AuditKeyError, match="is keyed .* no key is set here"):
+    with pytest.raises(AuditKeyError, match=r"is keyed .* no key is set here"):
         append(tmp_path, "stage.train", "models")
     monkeypatch.setenv("ASSAY_AUDIT_KEY", "ab" * 32)  # another key
     with pytest.raises(AuditKeyError, match="has id"):
@@ -130,3 +130,12 @@ def test_a_short_key_is_bad_input(tmp_path: Path) -> None:
     env = {**cli_env(), "ASSAY_AUDIT_KEY": "abcd"}
     result = audit(tmp_path, "init", env=env)
     assert result.returncode == 2 and "at least 32" in result.stderr
+
+
+def test_a_fresh_log_beside_a_keyed_head_starts_without_the_key(tmp_path, monkeypatch) -> None:
+    """A clone (or reproduce's worktree) has the committed head but not audit/."""
+    assert audit(tmp_path, "init").returncode == 0
+    audit_path(tmp_path).unlink()
+    monkeypatch.setenv("ASSAY_AUDIT_KEY_FILE", str(tmp_path.parent / "none.key"))
+    entry = append(tmp_path, "stage.prepare", "data/prepared")
+    assert entry["seq"] == 1 and "mac" not in entry

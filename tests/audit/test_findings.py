@@ -100,3 +100,33 @@ def test_a_never_committed_head_is_named_as_a_limit(repo: Path) -> None:
     commit_head(repo)
     verdict = verify(repo)
     assert verdict.intact and any("1 committed version" in t for t in verdict.checked)
+
+
+def test_a_torn_last_line_and_a_garbled_head_are_named(tmp_path: Path) -> None:
+    fill(tmp_path, 3)
+    with open(audit_path(tmp_path), "a") as handle:
+        handle.write('{"seq": 4, "ha')
+    (tmp_path / "records" / "audit_head.json").write_text("not json")
+    verdict = verify(tmp_path)
+    assert [f.kind for f in verdict.findings] == ["torn", "edited"]
+    assert verdict.entries == 3 and "assay audit repair" in verdict.problem
+
+
+def test_cli_verify_json_lists_findings_and_limits(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    lines = fill(tmp_path)
+    write_lines(tmp_path, lines[:4])
+    result = subprocess.run(
+        [sys.executable, "-m", "assayml.cli.main", "audit", "verify", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    doc = json.loads(result.stdout)
+    assert result.returncode == 1 and not doc["intact"]
+    assert [f["kind"] for f in doc["findings"]] == ["truncated"] and doc["limits"]

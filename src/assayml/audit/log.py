@@ -146,6 +146,10 @@ def signing_key(root: str | Path, last: dict[str, Any] | None) -> AuditKey | Non
     """The key new entries must carry: None while the trail is not keyed; else the key
     this machine has, which must be the trail's.
 
+    A log that is empty or absent while the head says "keyed" (a fresh clone, the
+    worktree ``assay reproduce`` builds in: ``audit/`` is not in git) starts a new chain,
+    signed when the trail's key is here; verify reports the committed chain's absence.
+
     Raises:
         AuditKeyError: keyed, and no key here or another key.
     """
@@ -154,6 +158,8 @@ def signing_key(root: str | Path, last: dict[str, Any] | None) -> AuditKey | Non
     if not wanted:
         return None
     key = load_key()
+    if last is None:
+        return key if key is not None and key.key_id == wanted else None
     if key is None:
         raise AuditKeyError(
             f"{audit_path(root)} is keyed (key id {wanted}) and no key is set here; set "

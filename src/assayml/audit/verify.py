@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assayml.audit.head import HEAD_FILE, Head, committed_heads, read_head
-from assayml.audit.key import AuditKey, load_key
+from assayml.audit.head import HEAD_FILE, Head, committed_heads, head_path, read_head
+from assayml.audit.key import AuditKey, AuditKeyError, load_key
 from assayml.audit.log import GENESIS, audit_path, entry_hash
 
 Parsed = list[tuple[int, dict[str, Any]]]  # (line number, entry)
@@ -63,6 +63,8 @@ def verify(root: str | Path = ".", key: AuditKey | None = None) -> Verdict:
     findings += check_macs(path, parsed, key, heads, checked, limits)
     findings += check_heads(path, lines, chain, head, committed, checked, limits)
     findings += check_head_mac(head, key)
+    if head is None and head_path(root).exists():
+        findings.append(Finding("edited", None, None, f"{HEAD_FILE}: not a chain head: edited"))
     findings.sort(key=lambda f: (f.line is None, f.line or 0))
     first_line = next((f.line for f in findings if f.line is not None), None)
     good = (first_line - 1) if first_line else len(parsed)
@@ -344,6 +346,8 @@ def _head_finding(path: Path, lines: list, chain: dict, head: Head) -> list[Find
                 f"entries {last + 1}..{head.entries} were cut from the end (truncated)",
             )
         ]
+    if head.entries not in chain:
+        return []  # that entry is gone from the middle: reported as deleted
     number, entry = chain[head.entries]
     if entry["hash"] != head.hash:
         return [
@@ -372,6 +376,6 @@ def check_head_mac(head: Head | None, key: AuditKey | None) -> list[Finding]:
 def _key_or_none(limits: list) -> AuditKey | None:
     try:
         return load_key()
-    except Exception as err:  # an unreadable key file must not hide the chain's findings
+    except AuditKeyError as err:  # an unreadable key must not hide the chain's findings
         limits.append(f"the key could not be read: {err}")
         return None
