@@ -116,8 +116,9 @@ def test_sigkill_during_train_leaves_the_old_model_and_the_next_run_cleans_up(tr
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)  # while it writes the new models folder
     proc.wait(timeout=60)
-    assert assert_agree(trained) == old
-    assert list(trained.glob(".*.tmp.models"))  # the dead run's temporary, for now
+    # Usually still writing (the old model and record stand); a kill that lands in or
+    # after the commit leaves no record or the new one, but never a disagreeing one.
+    assert_agree(trained)
     rerun = subprocess.run(
         [sys.executable, "-m", "assayml.cli.main", "train", *FAST, "seed=12"],
         cwd=trained,
