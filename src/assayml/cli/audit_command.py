@@ -1,5 +1,7 @@
-"""``assay audit``: verify the trail (exit 0 intact, 1 broken), show entries, init the key,
-repair what a crash left."""
+"""``assay audit``: verify (exit 0 intact, 1 broken), show, init (key), repair the trail.
+
+``init`` keys the trail (a MAC on every later entry); ``repair`` sets aside what a crash
+left (a torn last line, a stale head) and records that it did."""
 
 from __future__ import annotations
 
