@@ -62,7 +62,7 @@ class BuilderTrust:
             )
 
     def resolve(self, target: str, where: str):
-        """The trusted builder itself (imports it; call :meth:`check` semantics first)."""
+        """The builder itself: checked as :meth:`check` does, and only then imported."""
         self.check(target, where)
         if target in self.targets:  # declared exactly by the project: import as Hydra does
             return resolve_builder(target)
