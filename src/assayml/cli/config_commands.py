@@ -26,6 +26,7 @@ def run_config_command(command: str, args: list[str]) -> int:
     import hydra
 
     from assayml.cli.jobs import run_job
+    from assayml.config.overrides import open_mapping_overrides
     from assayml.config.store import register_configs
     from assayml.experiments.sweep_summary import LAST_SWEEP, SWEEP_PROBLEMS, sweep_exit_code
 
@@ -42,7 +43,7 @@ def run_config_command(command: str, args: list[str]) -> int:
         return outcome
 
     saved_argv = sys.argv
-    sys.argv = [f"assay {command}", *args, *hydra_verbosity()]
+    sys.argv = [f"assay {command}", *open_mapping_overrides(args), *hydra_verbosity()]
     try:
         task()
     except SystemExit as exit_:

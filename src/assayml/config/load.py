@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
+from assayml.config.overrides import open_mapping_overrides
 from assayml.config.schema import AssayConfig
 from assayml.config.store import register_configs
 from assayml.errors import ConfigError
@@ -35,7 +36,9 @@ def compose(overrides: list[str] | None = None, config_dir: str | Path = "conf")
         raise ConfigError(f"no {CONFIG_NAME}.yaml in {config_dir}: run assay from a project root")
     try:
         with initialize_config_dir(str(config_dir), version_base="1.3"):
-            return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides or []))
+            return hydra_compose(
+                config_name=CONFIG_NAME, overrides=open_mapping_overrides(list(overrides or []))
+            )
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"cannot compose {config_dir}: {_chain(err)}") from err
 

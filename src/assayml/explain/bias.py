@@ -57,7 +57,7 @@ def post_training(
         # Ours, beside Clarify's: DPPL on probabilities rather than thresholded labels. A
         # decision threshold amplifies a gap in scores (DPPL can far exceed DPL); DPPS
         # shows the gap the model itself carries.
-        scores["DPPS"] = float(score[facet == a].mean() - score[facet == d].mean())
+        scores["DPPS"] = _mean(score[facet == a]) - _mean(score[facet == d])
     return scores | {
         "DPPL": ca["q_hat"] - cd["q_hat"],
         "DI": cd["q_hat"] / max(ca["q_hat"], EPS),
@@ -136,6 +136,11 @@ def _counts(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
         "q_hat": (tp + fp) / n,
         "acc": (tp + tn) / n,
     }
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean, NaN (undefined, without a warning) for no values."""
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _ratio(numerator: float, denominator: float) -> float:

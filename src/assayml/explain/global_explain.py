@@ -69,7 +69,11 @@ def dependence(
             kind="both",
             grid_resolution=20,
             categorical_features=[col] if col in categorical else None,
-            custom_values=_observed_grid(sample[col]) if col not in categorical else None,
+            custom_values=(
+                _observed_categories(sample[col])
+                if col in categorical
+                else _observed_grid(sample[col])
+            ),
         )
         index = _response_index(estimator, result["average"])
         curves[col] = {
@@ -78,6 +82,13 @@ def dependence(
             "individual": np.round(result["individual"][index], 6).tolist(),
         }
     return curves
+
+
+def _observed_categories(values: pd.Series) -> dict | None:
+    """The categories present, sorted: scikit-learn sorts a column's values to find them,
+    which fails on a missing value beside text."""
+    observed = sorted({str(v) for v in values.dropna()})
+    return {values.name: np.array(observed, dtype=object)} if observed else None
 
 
 def _observed_grid(values: pd.Series, points: int = 20) -> dict | None:

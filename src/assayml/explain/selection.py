@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from assayml.config.schema import ExplainConfig
@@ -87,3 +88,22 @@ def column_groups(transform: FeatureTransform) -> tuple[list[str], list[list[int
 
 def plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def numpy_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with pandas' nullable extension dtypes (``Int64``, ``boolean``, ``string``)
+    as NumPy ones: numbers and booleans as float64 (NA becomes NaN), text as object (NA
+    becomes None). A declared ``{dtype: int, nullable: true}`` column is ``Int64``, and
+    NumPy, Captum and scikit-learn cannot take it (``Cannot interpret 'Int64Dtype()'``)."""
+    converted = {}
+    for name, series in frame.items():
+        dtype = series.dtype
+        if not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(
+            dtype, pd.CategoricalDtype
+        ):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            converted[name] = series.astype("float64")
+        else:
+            converted[name] = series.astype(object).where(series.notna(), None)
+    return frame.assign(**converted) if converted else frame

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from assayml.errors import ArtifactError, DataError
+from assayml.utils.groups import value_name
 
 FORMAT_VERSION = 1
 
@@ -82,8 +83,9 @@ class FeatureTransform:
         if self.target.task == "regression":
             y = values.to_numpy(dtype=np.float64)
             return ((y - self.target.mean) / self.target.std).astype(np.float32)
-        index = {label_key(label): i for i, label in enumerate(self.target.classes)}
-        keys = [label_key(v) for v in values]
+        # Typed names: a label file read as text ("1") or floats (1.0) finds class 1.
+        index = {value_name(label): i for i, label in enumerate(self.target.classes)}
+        keys = [value_name(v) for v in values]
         unknown = [k for k in keys if k not in index]
         if unknown:
             raise DataError(f"target '{self.target.name}': unknown labels {sorted(set(unknown))}")

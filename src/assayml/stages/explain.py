@@ -18,7 +18,14 @@ from assayml.explain.counterfactual import Space, counterfactual
 from assayml.explain.kernel_shap import kernel_shap
 from assayml.explain.local import LocalSettings, attribute
 from assayml.explain.model import ExplainedNet, raw_estimator
-from assayml.explain.selection import background, column_groups, plain, select_rows, targets
+from assayml.explain.selection import (
+    background,
+    column_groups,
+    numpy_dtypes,
+    plain,
+    select_rows,
+    targets,
+)
 from assayml.explain.stability import stability
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
@@ -34,6 +41,7 @@ from assayml.stages.common import (
 )
 from assayml.stages.prepare import PROFILE_FILE
 from assayml.stages.train import TRANSFORM_COPY
+from assayml.utils import groups as typed
 from assayml.utils.io import atomic_outputs
 
 REPORT_DIR = "explain"
@@ -96,8 +104,9 @@ def load_context(cfg: AssayConfig):
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     profile = read_json(prepared / PROFILE_FILE, "prepare")
-    train = read_parquet(train_rows_file(cfg), "prepare")
-    split = read_parquet(prepared / f"{cfg.explain.split}.parquet", "prepare")
+    check_prepared_facets(cfg, profile)
+    train = numpy_dtypes(read_parquet(train_rows_file(cfg), "prepare"))
+    split = numpy_dtypes(read_parquet(prepared / f"{cfg.explain.split}.parquet", "prepare"))
     x = transform.transform(split)
     target_values = split[transform.target.name]
     y = (
@@ -223,9 +232,9 @@ def bias_section(ctx: Context, pred) -> dict[str, Any]:
 
     def predict_favourable(rows: pd.DataFrame) -> np.ndarray:
         labels = ctx.estimator.predict(rows[ctx.transform.input_columns])
-        return (pd.Series(labels).astype(str) == str(favourable)).to_numpy().astype(int)
+        return typed.matches(pd.Series(list(labels), dtype=object), favourable).astype(int)
 
-    score = pred.probabilities[:, [str(c) for c in classes].index(str(favourable))]
+    score = pred.probabilities[:, typed.index_of(classes, favourable)]
     return bias_report(
         ctx.train,
         ctx.split,
@@ -238,6 +247,33 @@ def bias_section(ctx: Context, pred) -> dict[str, Any]:
         ctx.cfg.explain.bias,
         score,
     )
+
+
+def check_prepared_facets(cfg: AssayConfig, profile: dict[str, Any]) -> None:
+    """Stop when the sensitive columns or reference groups configured now differ from those
+    the data was prepared with: the bias report would silently follow the old ones.
+
+    Raises:
+        ConfigError: naming both settings and the stage to rerun.
+    """
+    from assayml.errors import ConfigError
+
+    wanted = (list(cfg.data.sensitive), _plain_dict(cfg.data.reference_groups))
+    prepared = (
+        list(profile.get("sensitive") or []),
+        _plain_dict(profile.get("reference_groups") or {}),
+    )
+    if wanted != prepared:
+        raise ConfigError(
+            f"data.sensitive={wanted[0]} and data.reference_groups={wanted[1]} are configured, "
+            f"but {cfg.paths.prepared_dir} was prepared with data.sensitive={prepared[0]} and "
+            f"data.reference_groups={prepared[1]}: rerun `assay prepare` (and the stages after "
+            "it) with these settings, or `assay run`, before `assay explain`"
+        )
+
+
+def _plain_dict(mapping) -> dict[str, str]:
+    return {str(k): typed.value_name(v) for k, v in dict(mapping).items()}
 
 
 def counterfactual_space(ctx: Context) -> Space:

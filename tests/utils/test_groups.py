@@ -1,0 +1,55 @@
+"""Typed comparison of labels, facet values and reference groups (utils/groups.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assayml.utils import groups as typed
+from assayml.utils.io import to_json, write_json_atomic
+
+
+def test_numbers_match_whatever_their_spelling() -> None:
+    floats = pd.Series([0.0, 1.0, 1.0, np.nan])
+    for value in (1, 1.0, "1", "1.0", np.int64(1), np.float32(1.0)):
+        assert typed.matches(floats, value).tolist() == [False, True, True, False], value
+    ints = pd.Series([0, 1, 1], dtype="Int64")
+    assert typed.matches(ints, "1").tolist() == [False, True, True]
+    assert typed.matches(pd.Series([True, False]), 1).tolist() == [True, False]
+    assert typed.matches(floats, "one").tolist() == [False] * 4  # no number: no match
+
+
+def test_text_columns_compare_by_name() -> None:
+    text = pd.Series(["1", "a", None, "1"], dtype=object)
+    assert typed.matches(text, 1).tolist() == [True, False, False, True]
+    assert typed.matches(text, "a").tolist() == [False, True, False, False]
+
+
+def test_missing_values_are_a_group_of_their_own() -> None:
+    facet = pd.Series([0.0, np.nan, 2.5, None, 10.0])
+    assert typed.group_names(facet).tolist() == ["0", "missing", "2.5", "missing", "10"]
+    assert typed.sorted_groups(typed.group_names(facet)) == ["0", "2.5", "10", "missing"]
+    mixed = pd.Series(["b", np.nan, "a", 3], dtype=object)  # sorting this used to crash
+    assert typed.sorted_groups(typed.group_names(mixed)) == ["3", "a", "b", "missing"]
+    clash = pd.Series(["missing", None], dtype=object)
+    assert typed.group_names(clash).tolist() == ["missing", "(missing)"]
+
+
+def test_index_of_a_class_list() -> None:
+    assert typed.index_of([0.0, 1.0], "1") == 1
+    assert typed.index_of([0, 1], 1.0) == 1
+    assert typed.index_of(["no", "yes"], "yes") == 1
+    assert typed.index_of([0, 1], 2) is None
+
+
+def test_no_json_we_write_holds_nan_or_infinity(tmp_path) -> None:
+    for bad in (float("nan"), float("inf"), -float("inf"), np.float64("nan")):
+        with pytest.raises(ValueError):
+            to_json({"value": bad})
+        with pytest.raises(ValueError):
+            write_json_atomic(tmp_path / "x.json", {"nested": [1, bad]})
+        assert not (tmp_path / "x.json").exists()  # nothing half-written either
+    assert json.loads(to_json({"value": None})) == {"value": None}
