@@ -18,6 +18,7 @@ from assayml.monitor.drift import (
     NumericReference,
     default_rule,
 )
+from assayml.utils import groups as typed
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 COMPLETENESS_TOLERANCE = 0.02  # a drop in the share of present values beyond this: violation
@@ -36,7 +37,7 @@ def feature_statistics(name: str, series: pd.Series, kind: str, bins: int) -> di
     present = series.dropna()
     common = {"num_present": len(present), "num_missing": int(series.isna().sum())}
     if kind == "String":
-        counts = present.astype(str).value_counts()
+        counts = pd.Series(typed.group_names(present)).value_counts()
         buckets = [{"value": str(k), "count": int(v)} for k, v in counts.items()]
         return {
             "name": name,

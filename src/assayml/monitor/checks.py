@@ -20,6 +20,7 @@ from assayml.monitor.drift import (
     control_false_alarms,
     numeric_drift,
 )
+from assayml.utils import groups as typed
 
 
 @dataclass
@@ -72,8 +73,9 @@ def _column_checks(series: pd.Series, c: dict[str, Any], config: dict) -> list[V
             )
         )
     if c["inferred_type"] == "String":
-        values = series[present].astype(str)
-        unseen = sorted(set(values) - set(c["string_constraints"]["domains"]))
+        values = pd.Series(typed.group_names(series[present]))
+        domains = {typed.value_name(v) for v in c["string_constraints"]["domains"]}
+        unseen = typed.sorted_groups(set(values) - domains)
         if unseen:
             share = float(values.isin(unseen).mean())
             found.append(
@@ -169,7 +171,7 @@ def feature_drift(
             continue
         if feature["inferred_type"] == "String":
             buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
-            current = frame[name].dropna().astype(str).value_counts().to_dict()
+            current = pd.Series(typed.group_names(frame[name].dropna())).value_counts().to_dict()
             results[name] = categorical_drift(
                 {b["value"]: b["count"] for b in buckets}, current, rules[name]
             )

@@ -15,6 +15,7 @@ from assayml.config.schema import MonitorConfig
 from assayml.errors import ArtifactError, DataError
 from assayml.monitor.baseline import feature_rule, settings
 from assayml.monitor.drift import DriftRule, NumericReference
+from assayml.utils import groups as typed
 
 BASELINE_FILES = ("statistics.json", "constraints.json", "reference.npz")
 ID_COLUMNS = ("id", "capture_id")
@@ -143,8 +144,9 @@ def read_labels(path: str | Path, current: Current, target: str) -> pd.Series:
     if key is not None and current.ids is not None:
         if labels[key].duplicated().any():
             raise DataError(f"{path}: column '{key}' repeats ids")
-        joined = labels.set_index(labels[key].astype(str))[column]
-        return current.ids.astype(str).map(joined).reset_index(drop=True)
+        # ids compared as typed values: a key column read as 7.0 still finds "7"
+        joined = labels.set_index(typed.group_names(labels[key]))[column]
+        return pd.Series(typed.group_names(current.ids)).map(joined).reset_index(drop=True)
     if len(labels) != len(current.frame):
         raise DataError(
             f"{path}: {len(labels)} labels for {len(current.frame)} rows, and no "

@@ -1,6 +1,6 @@
 """Checks that need the model or labels: prediction drift, model quality (with its spread
-over bootstrap resamples), attribution drift (NDCG of the attribution rankings) and bias
-drift (post-training bias with bootstrap intervals)."""
+over bootstrap resamples) and attribution drift (NDCG of the attribution rankings); bias
+drift is in ``bias_drift.py``."""
 
 from __future__ import annotations
 
@@ -17,20 +17,28 @@ from assayml.monitor.drift import (
     default_rule,
     numeric_drift,
 )
+from assayml.utils import groups as typed
 
 LOWER_IS_BETTER = ("mae", "rmse")
 
 
 def prediction_drift(
-    statistics: dict[str, Any], predicted: np.ndarray, reference: NumericReference | None, cfg
+    statistics: dict[str, Any],
+    predicted: np.ndarray,
+    reference: NumericReference | None,
+    cfg,
+    classes: list[Any] | None = None,
 ) -> tuple[dict, list[Violation]]:
+    """``predicted``: regression values, or class indices into ``classes``; the baseline's
+    class counts are keyed by the labels' typed names (see utils/groups.py)."""
     base = statistics["prediction"]
     regression = base["task"] == "regression"
     rule = default_rule(regression, cfg)
     if regression:
         result = numeric_drift(reference, predicted.astype(np.float32), rule)
     else:
-        current = pd.Series(predicted).astype(str).value_counts().to_dict()
+        labels = np.asarray(classes, dtype=object)[np.asarray(predicted, dtype=np.int64)]
+        current = pd.Series(typed.group_names(labels)).value_counts().to_dict()
         result = categorical_drift(base["distribution"]["counts"], current, rule)
     control_false_alarms([result], cfg.alpha, "none")  # one test: alpha as it stands
     drifted = result.drifted
@@ -130,57 +138,6 @@ def attribution_drift(baseline: list[dict], current: list[dict], cfg):
         if score < cfg.attribution_ndcg
         else []
     )
-    return report, found
-
-
-def bias_drift(
-    y: np.ndarray,
-    y_hat: np.ndarray,
-    facet: np.ndarray,
-    reference: str,
-    thresholds: dict[str, list[float]],
-    cfg,
-    seed: int,
-    column: str,
-):
-    """DPPL and DI per group with bootstrap 95 % intervals; a violation when an interval
-    lies wholly outside its allowed range (and a warning when it straddles a bound)."""
-    from assayml.explain.bias import post_training
-
-    rng = np.random.default_rng(seed)
-    report, found = {}, []
-    for group in sorted(set(facet) - {reference}):
-        point = post_training(y, y_hat, facet, reference, group)
-        draws = []
-        for _ in range(cfg.bootstrap):
-            rows = rng.integers(0, len(y), len(y))
-            draws.append(post_training(y[rows], y_hat[rows], facet[rows], reference, group))
-        for metric in ("DPPL", "DI"):
-            low, high = np.percentile([d[metric] for d in draws], [2.5, 97.5])
-            allowed = thresholds.get(metric, [-np.inf, np.inf])
-            status = (
-                "violation"
-                if high < allowed[0] or low > allowed[1]
-                else "uncertain"
-                if low < allowed[0] or high > allowed[1]
-                else "ok"
-            )
-            report[f"{column}={group}.{metric}"] = {
-                "value": round(point[metric], 6),
-                "ci95": [round(low, 6), round(high, 6)],
-                "allowed": allowed,
-                "status": status,
-            }
-            if status == "violation":
-                found.append(
-                    Violation(
-                        f"{column}={group}",
-                        "bias_drift_check",
-                        f"{metric} interval outside {allowed}",
-                        point[metric],
-                        allowed[1] if low > allowed[1] else allowed[0],
-                    )
-                )
     return report, found
 
 

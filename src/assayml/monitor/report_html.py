@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assayml.utils import groups as typed
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
@@ -87,17 +89,26 @@ def _model_rows(report: dict[str, Any]) -> str:
             )
         )
     for name, bias in (report["bias_drift"] or {}).items():
-        low, high = bias["ci95"]
-        rows.append(
-            (
-                f"bias {name}",
-                f"{bias['value']:.3f} (95% interval {low:.3f} to "
-                f"{high:.3f}; allowed {bias['allowed']}): {bias['status']}",
-            )
-        )
+        rows.append((f"bias {name}", _bias_text(bias)))
     if not rows:
         rows.append(("-", "no model checks ran (no row passed the model's schema)"))
     return "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+
+
+def _bias_text(bias: dict[str, Any]) -> str:
+    """One bias-drift entry: now and at baseline, the test of the change, the thresholds."""
+
+    def number(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    text = f"{number(bias['value'])} (baseline {number(bias['baseline'])}"
+    if bias.get("p_value") is not None:
+        low, high = bias["ci95"]
+        text += f"; 95% interval {low:.3f} to {high:.3f}; change p = {bias['p_value']:.3g}"
+    text += f"; allowed {bias['allowed']}"
+    if bias.get("outside_allowed_at_baseline"):
+        text += ", already outside at baseline"
+    return f"{text}): {bias['status']}"
 
 
 def _figure(feature: dict[str, Any], frame: pd.DataFrame, drift: dict | None) -> str:
@@ -109,7 +120,7 @@ def _figure(feature: dict[str, Any], frame: pd.DataFrame, drift: dict | None) ->
     if feature["inferred_type"] == "String":
         buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
         base = {b["value"]: b["count"] for b in buckets}
-        current = frame[name].dropna().astype(str).value_counts().to_dict()
+        current = pd.Series(typed.group_names(frame[name].dropna())).value_counts().to_dict()
         labels = sorted(set(base) | set(current))
         positions = np.arange(len(labels))
         total_b, total_c = max(sum(base.values()), 1), max(sum(current.values()), 1)

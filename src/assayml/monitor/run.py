@@ -95,10 +95,16 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
         )
         reference = baseline.arrays.get("prediction")
         report["prediction_drift"], found = model_checks.prediction_drift(
-            stats, predicted, NumericReference(reference) if reference is not None else None, cfg
+            stats,
+            predicted,
+            NumericReference(reference) if reference is not None else None,
+            cfg,
+            deployed.transform.target.classes,
         )
         violations += found
         violations += _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
+        report["bias_drift"], found = _bias(baseline, deployed, valid, predicted)
+        violations += found
         steps.next("attributions")
         if stats.get("attributions"):
             report["attribution_drift"], found = _attributions(baseline, deployed, valid, take)
@@ -153,36 +159,31 @@ def _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
     report["model_quality"], found = model_checks.model_quality(
         baseline.statistics, metric, len(y), cfg, seed
     )
-    bias = baseline.constraints.get("bias")
-    if bias and not regression:
-        report["bias_drift"], more = _bias(bias, transform, valid[has], y, y_hat, cfg, seed)
-        found += more
     return found
 
 
-def _bias(bias, transform, rows: pd.DataFrame, y, y_hat, cfg, seed):
-    from assayml.features.transform import label_key
+def _bias(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame, predicted):
+    """Bias drift of the current predictions against the baseline's, for the facets the
+    rows carry (labels are not needed: DPPL compares predictions)."""
+    bias = baseline.constraints.get("bias")
+    if not bias or not bias.get("baseline") or deployed.transform.target.task == "regression":
+        return None, []
+    from assayml.monitor.bias_drift import bias_drift
+    from assayml.utils import groups as typed
 
-    keys = [label_key(c) for c in transform.target.classes]
-    favourable = keys.index(label_key(bias["favourable_label"]))
-    report, found = {}, []
-    for column, reference in bias["facets"].items():
-        if column not in rows.columns:
+    index = typed.index_of(deployed.transform.target.classes, bias["favourable_label"])
+    favourable = (np.asarray(predicted) == index).astype(int)
+    facets = {}
+    for column in bias["baseline"]:
+        if column not in valid.columns:
             continue
-        facet = rows[column].astype(str).to_numpy()
-        part, more = model_checks.bias_drift(
-            (y == favourable).astype(int),
-            (y_hat == favourable).astype(int),
-            facet,
-            reference,
-            bias["thresholds"],
-            cfg,
-            seed,
-            column,
-        )
-        report |= part
-        found += more
-    return report, found
+        values = valid[column].reset_index(drop=True)
+        # explain.bias.missing=drop: a row without a value takes no part in this facet
+        rows = values.notna().to_numpy() if bias.get("missing") == "drop" else slice(None)
+        facets[column] = (typed.group_names(values)[rows], favourable[rows])
+    if not facets:
+        return None, []
+    return bias_drift(bias, facets, baseline.settings)
 
 
 def _has_inputs(frame, deployed: Deployed) -> bool:

@@ -3,11 +3,11 @@ predictions and metrics, and the attribution ranking when ``assay explain`` has 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from assayml.config.schema import AssayConfig
 from assayml.evaluate.metrics import compute_metrics
@@ -26,8 +26,10 @@ from assayml.stages.common import (
     upstream_data,
     utc_now,
 )
+from assayml.stages.explain import check_prepared_facets
 from assayml.stages.prepare import PROFILE_FILE
-from assayml.stages.train import SCHEMA_COPY, TRANSFORM_COPY
+from assayml.stages.train import TRANSFORM_COPY
+from assayml.utils import groups as typed
 from assayml.utils.io import atomic_outputs
 
 EXPLAIN_REPORT = "explain/explain.json"
@@ -53,6 +55,7 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
         for c in columns
     ]
     prediction, quality, predicted = prediction_baseline(models, transform, x_val, y_val, cfg)
+    check_prepared_facets(cfg, profile)
     explained = Path(cfg.paths.reports_dir) / EXPLAIN_REPORT
     attributions = attribution_baseline(explained, cfg) if explained.is_file() else None
     statistics = {
@@ -68,7 +71,8 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
         "model_quality": quality,
         "attributions": attributions,
     }
-    schema = json.loads((models / SCHEMA_COPY).read_text())
+    facets = profile.get("sensitive") or []
+    val = pd.read_parquet(prepared / "val.parquet", columns=facets) if facets else None
     constraints = {
         "version": 0.0,
         "features": [
@@ -76,7 +80,7 @@ def run_baseline(cfg: AssayConfig) -> StageRecord:
             for f in features
         ],
         "monitoring_config": base.monitoring_config(cfg.monitor),
-        "bias": bias_constraints(schema, transform, train, cfg),
+        "bias": bias_constraints(profile, transform, train, val, predicted, cfg),
     }
     numeric = [f["name"] for f in features if f["inferred_type"] != "String"]
     extra = {"shap_background": shap_background(transform, train, cfg)}
@@ -127,22 +131,41 @@ def shap_background(transform: FeatureTransform, train, cfg: AssayConfig) -> np.
     return background(cfg.explain, transform.transform(train), seed).rows.numpy()
 
 
-def bias_constraints(schema: dict[str, Any], transform: FeatureTransform, train, cfg):
-    """Sensitive columns with their reference groups (configured, or the largest group in
-    training, as the explain stage takes it), the favourable label and the allowed ranges
-    of the bias metrics; None for regression or without sensitive columns."""
-    from assayml.explain.bias_report import favourable_label
+def bias_constraints(profile, transform: FeatureTransform, train, val, predicted, cfg):
+    """Sensitive columns with their reference groups (configured, matched as typed values,
+    or the largest group in training, as the explain stage takes them), the favourable label,
+    the allowed ranges of the bias metrics, and the validation predictions' favourable
+    counts per group that bias drift is tested against; None for regression or without
+    sensitive columns."""
+    from assayml.explain.bias_report import favourable_label, reference_group
+    from assayml.monitor.bias_drift import baseline_facet
+    from assayml.utils import groups as typed
 
-    sensitive = schema.get("sensitive") or []
+    sensitive = profile.get("sensitive") or []
     if transform.target.task == "regression" or not sensitive:
         return None
-    configured = schema.get("reference_groups") or {}
+    configured = profile.get("reference_groups") or {}
+    classes = transform.target.classes
+    favourable = favourable_label(classes, cfg.explain.bias)
+    predicted_favourable = (predicted == typed.index_of(classes, favourable)).astype(int)
+    thresholds = {k: list(v) for k, v in cfg.explain.bias.thresholds.items()}
+    missing = cfg.explain.bias.missing
+    facets, baseline = {}, {}
+    for column in sensitive:
+        facets[column] = reference_group(train[column], configured.get(column), column)
+        rows = val[column].notna().to_numpy() if missing == "drop" else slice(None)
+        baseline[column] = baseline_facet(
+            predicted_favourable[rows],
+            typed.group_names(val[column])[rows],
+            facets[column],
+            thresholds,
+        )
     return {
-        "facets": {
-            c: configured.get(c) or str(train[c].astype(str).mode().iloc[0]) for c in sensitive
-        },
-        "favourable_label": favourable_label(transform.target.classes, cfg.explain.bias),
-        "thresholds": {k: list(v) for k, v in cfg.explain.bias.thresholds.items()},
+        "facets": facets,
+        "favourable_label": typed.value_name(favourable),
+        "missing": missing,
+        "thresholds": thresholds,
+        "baseline": baseline,
     }
 
 
@@ -168,9 +191,9 @@ def prediction_baseline(models: Path, transform: FeatureTransform, x, target, cf
     else:
         y = transform.encode_target(target)
         labels = np.asarray(transform.target.classes, dtype=object)[pred.predicted]
-        values, counts = np.unique(labels.astype(str), return_counts=True)
+        values, counts = np.unique(typed.group_names(labels).astype(str), return_counts=True)
         distribution = {"counts": dict(zip(values.tolist(), counts.tolist(), strict=True))}
-        predicted = None
+        predicted = pred.predicted
     metrics = compute_metrics(pred, y, cfg.evaluate.threshold)
     metrics.pop("confusion_matrix", None)
     return {"task": pred.task, "split": "val", "distribution": distribution}, metrics, predicted
