@@ -7,7 +7,7 @@ from pathlib import Path
 from assayml.records import StageRecord
 
 HEADLINE = {
-    "prepare": ("task", "rows"),
+    "prepare": ("task", "rows", "insights"),
     "features": ("features",),
     "train": ("epochs", "best_epoch", "best_score"),
     "evaluate": ("accuracy", "f1", "auroc", "mae", "rmse", "r2"),

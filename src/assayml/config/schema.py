@@ -71,6 +71,40 @@ class SplitConfig:
             raise ValueError(f"split fractions must sum to 1, got {sum(fractions)}")
 
 
+INSIGHT_KINDS = (
+    "id_like",
+    "constant",
+    "duplicate_rows",
+    "target_leakage",
+    "class_imbalance",
+    "high_cardinality",
+    "mixed_types",
+    "high_missing",
+)
+
+
+@dataclass
+class InsightsConfig:
+    """Data-quality insights at prepare (see data/insights.py for the kinds)."""
+
+    enabled: bool = True
+    drop_id_like: bool = False  # drop id_like columns (never the target or a sensitive one)
+    fail_on: list[str] = field(default_factory=list)  # kinds that stop prepare (exit 2)
+    leakage_auroc: float = 0.95  # univariate AUROC at or above this: target_leakage
+    leakage_spearman: float = 0.95  # |Spearman| at or above this (regression)
+    imbalance_ratio: float = 0.1  # rarest class / commonest class below this: class_imbalance
+    high_cardinality: int = 50  # more distinct text values than this: high_cardinality
+    high_missing: float = 0.2  # more than this share missing: high_missing
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.fail_on if k not in INSIGHT_KINDS]
+        if unknown:
+            raise ValueError(f"insights.fail_on: unknown kinds {unknown}; kinds: {INSIGHT_KINDS}")
+        for name in ("leakage_auroc", "leakage_spearman", "imbalance_ratio", "high_missing"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"insights.{name} must lie in [0, 1]")
+
+
 @dataclass
 class DataConfig:
     name: str = MISSING  # builtin: breast_cancer | wine | diabetes | digits | credit_synthetic
@@ -82,7 +116,8 @@ class DataConfig:
     task: Task = Task.auto
     columns: dict[str, ColumnSpec] = field(default_factory=dict)  # declared schema
     sensitive: list[str] = field(default_factory=list)  # protected attributes (bias reports)
-    reference_groups: dict[str, str] = field(default_factory=dict)  # sensitive col -> group
+    # sensitive column -> its reference group, typed as you like (1, "1" and 1.0 match 1.0)
+    reference_groups: dict[str, Any] = field(default_factory=dict)
     image_shape: list[int] | None = None  # e.g. [8, 8]: features are the pixels, row-major
     split: SplitConfig = field(default_factory=SplitConfig)
     n_rows: int | None = None  # credit_synthetic only: rows to generate, >= 100
@@ -92,12 +127,18 @@ class DataConfig:
     # (see data/streaming.py); `sample_rows` train rows are kept for what needs a table.
     streaming: bool = False
     sample_rows: int = 100_000
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
 
     def __post_init__(self) -> None:
         if self.source is DataSource.file and not self.path:
             raise ValueError("a file source needs data.path")
         if self.streaming and self.source is not DataSource.file:
             raise ValueError("data.streaming reads a Parquet file: set data.source=file")
+        if self.streaming and self.insights.drop_id_like:
+            raise ValueError(
+                "data.insights.drop_id_like needs the whole table; with data.streaming declare "
+                "data.columns without the identifier instead"
+            )
         if self.sample_rows < 1000:
             raise ValueError(f"sample_rows must be at least 1000, got {self.sample_rows}")
         if self.rev is not None and self.source is not DataSource.file:
@@ -342,6 +383,13 @@ class BiasConfig:
     positive_label: Any = None  # the favourable outcome; null: the last class (1 for 0/1)
     group_by: str | None = None  # a column whose strata condition CDDL and CDDPL
     thresholds: dict[str, list[float]] = field(default_factory=_default_thresholds)
+    # Rows whose sensitive value is missing: "group" (their own group, named "missing")
+    # or "drop" (left out of that facet's metrics; their count is reported).
+    missing: str = "group"
+
+    def __post_init__(self) -> None:
+        if self.missing not in ("group", "drop"):
+            raise ValueError(f"bias.missing must be 'group' or 'drop', got {self.missing!r}")
 
 
 @dataclass

@@ -46,8 +46,9 @@ def validate_frame(frame: pd.DataFrame, cfg: DataConfig, where: str) -> pd.DataF
     if frame.shape[0] == 0:
         raise DataError(f"{where}: the table has no rows")
     if cfg.target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"{where}: target column '{cfg.target}' is missing (columns: {shown})")
+        raise DataError(
+            f"{where}: target column '{cfg.target}' is missing; {_suggest(cfg.target, frame)}"
+        )
     columns = declared_columns(cfg, frame)
     schema = pa.DataFrameSchema(
         {name: _column(name, spec, name == cfg.target) for name, spec in columns.items()},
@@ -62,6 +63,17 @@ def validate_frame(frame: pd.DataFrame, cfg: DataConfig, where: str) -> pd.DataF
             + describe_failures(err.failure_cases)
         ) from None
     return validated[list(columns)].reset_index(drop=True)
+
+
+def _suggest(name: str, frame: pd.DataFrame) -> str:
+    """Every column of the table, the closest names to ``name`` first."""
+    import difflib
+
+    columns = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    close += [c for c in columns if c.lower() == name.lower() and c not in close]
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{hint}columns ({len(columns)}): {', '.join(columns)}"
 
 
 def _column(name: str, spec: ColumnSpec, is_target: bool):

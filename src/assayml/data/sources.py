@@ -69,12 +69,49 @@ def parse_table(content: bytes, path: str, fmt: FileFormat) -> pd.DataFrame:
         fmt = FileFormat.parquet if suffix in (".parquet", ".pq") else FileFormat.csv
     try:
         if fmt is FileFormat.parquet:
+            refuse_duplicate_columns(_parquet_names(content), path)
             return pd.read_parquet(io.BytesIO(content))
+        refuse_duplicate_columns(_csv_header(content), path)
         return pd.read_csv(io.BytesIO(content))
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
+    except DataError:
+        raise
     except Exception as err:  # parsers raise many classes; all mean unreadable input
         raise DataError(f"{path}: cannot parse as {fmt.name}: {err}") from err
+
+
+def refuse_duplicate_columns(names: list[str], path: str) -> None:
+    """pandas renames a repeated CSV header (``a,a`` -> ``a``, ``a.1``) without a word, and
+    which of the two is the real ``a`` is anyone's guess: a repeated name is bad input.
+
+    Raises:
+        DataError: naming the repeated columns and their 0-based positions.
+    """
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        seen.setdefault(name, []).append(position)
+    repeated = {name: places for name, places in seen.items() if len(places) > 1}
+    if repeated:
+        shown = "; ".join(
+            f"'{name}' at columns {', '.join(map(str, places))}"
+            for name, places in repeated.items()
+        )
+        raise DataError(f"{path}: repeated column names ({shown}): rename them so each is unique")
+
+
+def _csv_header(content: bytes) -> list[str]:
+    """The header row as the CSV reader splits it (quotes and all)."""
+    import csv
+
+    first = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline="")
+    return next(csv.reader(first), [])
+
+
+def _parquet_names(content: bytes) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(io.BytesIO(content)).names)
 
 
 def canonical_md5(frame: pd.DataFrame) -> str:

@@ -47,6 +47,10 @@ def parquet_batches(path: Path, columns: list[str] | None = None) -> Iterator[pd
         raise DataError(f"{path}: cannot read as Parquet: {err}") from err
     import pyarrow as pa
 
+    from assayml.data.sources import refuse_duplicate_columns
+
+    refuse_duplicate_columns(list(handle.schema_arrow.names), str(path))
+
     offset, batches = 0, handle.iter_batches(BATCH_ROWS, columns=columns, use_threads=False)
     while True:
         try:

@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from assayml.config.schema import AssayConfig, ColumnSpec
+from assayml.data import insights
+from assayml.data.insights_stream import StreamingInsights
 from assayml.data.profile import profile_splits
 from assayml.data.schema import declared_columns, validate_frame
 from assayml.data.sources import load_raw
@@ -35,7 +37,11 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
     columns = declared_columns(cfg.data, raw.frame)
     frame = validate_frame(raw.frame, cfg.data, where)
     task = resolve_task(cfg.data, frame[cfg.data.target])
+    found, frame = whole_table_insights(cfg, frame, raw.frame, task.name)
+    columns = {name: spec for name, spec in columns.items() if name in frame.columns}
     splits = split_frame(frame, cfg.data.target, task, cfg.data.split, cfg.seed)
+    found += train_insights(cfg, splits["train"], task.name, where, found)
+    check_facets(cfg, splits["train"])
     data = {"md5": raw.md5, **raw.origin}
     out_dir = Path(cfg.paths.prepared_dir)
     with atomic_outputs() as out:
@@ -43,8 +49,14 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         for name, part in splits.items():
             out.write_bytes(out_dir / f"{name}.parquet", parquet_bytes(part))
         profile = profile_splits(splits, cfg.data.target, task.name)
+        profile["insights"] = [i.to_dict() for i in found]
         write_profile(out, cfg, profile, data, columns)
-        details = {"task": task.name, "rows": profile["rows"], "raw_rows": len(raw.frame)}
+        details = {
+            "task": task.name,
+            "rows": profile["rows"],
+            "raw_rows": len(raw.frame),
+            "insights": insights.summary(found),
+        }
         return finish_record(out, "prepare", cfg, data, [], started, details)
 
 
@@ -79,11 +91,14 @@ def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
         names = {**{s: f"{s}.parquet" for s in SPLITS}, "sample": stream.SAMPLE_FILE}
         writer = stream.SplitWriter({k: out.path(out_dir / v) for k, v in names.items()})
         labels = stream.Labels(cfg.data.target)
+        seen = StreamingInsights(cfg.data.target, cfg.data.insights)
 
         def validated():
             for frame in itertools.chain([first], batches):
                 frame = validate_frame(frame, data_cfg, where)
                 labels.add(frame)
+                if cfg.data.insights.enabled:
+                    seen.add(frame)
                 yield frame
 
         batch_count = -(-total // stream.BATCH_ROWS)
@@ -100,15 +115,72 @@ def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
             raise DataError(f"{total} rows are too few to split as configured")
         sampled = stream.sample_frames(samples, empty)
         task = resolve_task(cfg.data, labels.distinct())
+        found = seen.finish(sampled["train"], task.name) if cfg.data.insights.enabled else []
+        found += train_insights(cfg, sampled["train"], task.name, where, found)
+        check_facets(cfg, sampled["train"])
         profile = profile_splits(sampled, cfg.data.target, task.name)
         profile.update(
             rows={s: writer.rows[s] for s in SPLITS},
             sampled_rows={s: len(sampled[s]) for s in SPLITS},
             streaming=True,
+            insights=[i.to_dict() for i in found],
         )
         write_profile(out, cfg, profile, data, columns)
-        details = {"task": task.name, "rows": profile["rows"], "raw_rows": total, "streaming": True}
+        details = {
+            "task": task.name,
+            "rows": profile["rows"],
+            "raw_rows": total,
+            "streaming": True,
+            "insights": insights.summary(found),
+        }
         return finish_record(out, "prepare", cfg, data, [], started, details)
+
+
+def whole_table_insights(cfg: AssayConfig, frame, raw, task: str):
+    """(findings about columns and whole rows, ``frame`` without id_like columns when
+    ``data.insights.drop_id_like``)."""
+    settings = cfg.data.insights
+    if not settings.enabled:
+        return [], frame
+    target = cfg.data.target
+    found = insights.column_insights(frame, raw, target, settings)
+    found += insights.table_insights(
+        frame, target, task, settings, insights.identifier_columns(found)
+    )
+    if settings.drop_id_like:
+        keep = {target, *cfg.data.sensitive, cfg.explain.bias.group_by}
+        frame, _ = insights.drop_id_like(frame, found, keep)
+    return found, frame
+
+
+def train_insights(cfg: AssayConfig, train, task: str, where: str, found: list) -> list:
+    """Target leakage on the training split; then stop if any finding (``found`` and
+    these) is of a kind ``data.insights.fail_on`` lists."""
+    settings = cfg.data.insights
+    if not settings.enabled:
+        return []
+    leaks = insights.leakage_insights(train, cfg.data.target, task, settings, cfg.seed)
+    insights.refuse([*found, *leaks], settings.fail_on, where)
+    return leaks
+
+
+def check_facets(cfg: AssayConfig, train) -> None:
+    """Stop before writing when a sensitive column is absent or a configured reference group
+    matches no training row (compared as typed values: ``1``, ``"1"`` and ``1.0`` alike).
+
+    Raises:
+        DataError: naming the column and the values present.
+    """
+    from assayml.explain.bias_report import reference_group
+
+    for column in [*cfg.data.sensitive, *cfg.data.reference_groups]:
+        if column not in train.columns:
+            raise DataError(
+                f"sensitive column '{column}' is not in the data (columns: "
+                f"{', '.join(map(str, train.columns))})"
+            )
+    for column, value in cfg.data.reference_groups.items():
+        reference_group(train[column], value, column)
 
 
 def write_profile(out, cfg: AssayConfig, profile: dict, data: dict, columns) -> None:
