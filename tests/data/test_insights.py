@@ -112,11 +112,48 @@ def test_fail_on_stops_prepare_before_anything_is_written(project: Path) -> None
 
 
 def test_streamed_insights_equal_in_memory(make_cfg, project: Path) -> None:
+    """The same findings, figures and messages (leakage's figure aside: the streamed split
+    differs, and it is scored on the training sample)."""
     frame = messy()
     write_csv(frame, project / "user.csv")
+
+    def findings() -> list[tuple]:
+        profile = json.loads((project / "data/prepared/profile.json").read_text())
+        return sorted(
+            (
+                i["kind"],
+                i["columns"],
+                None if i["kind"] == "target_leakage" else i["value"],
+                None if i["kind"] == "target_leakage" else i["message"],
+            )
+            for i in profile["insights"]
+        )
+
     run_prepare(make_cfg(*USER, "data.path=user.csv"))
-    in_memory = {k: columns_of(insights_of(project), k) for k in insights_of(project)}
+    in_memory = findings()
     pd.read_csv(project / "user.csv").to_parquet(project / "user.parquet", index=False)
     run_prepare(make_cfg(*USER, "data.path=user.parquet", "data.streaming=true"))
-    streamed = {k: columns_of(insights_of(project), k) for k in insights_of(project)}
-    assert streamed == in_memory
+    assert findings() == in_memory
+    first = (project / "data/prepared/profile.json").read_bytes()
+    run_prepare(make_cfg(*USER, "data.path=user.parquet", "data.streaming=true"))
+    assert (project / "data/prepared/profile.json").read_bytes() == first  # deterministic
+
+
+def test_conflicting_labels_and_whole_numbers_that_are_not_ids(make_cfg, project) -> None:
+    rng = np.random.default_rng(3)
+    n = 1000
+    frame = pd.DataFrame(
+        {
+            "income_cents": rng.integers(0, 10**9, n),  # all different, not an identifier
+            "visits": rng.integers(0, 5, n),
+            "y": rng.integers(0, 2, n),
+        }
+    )
+    frame.loc[:9, ["income_cents", "visits"]] = [123, 1]  # ten rows, one input pattern
+    frame.loc[:9, "y"] = [0, 1] * 5
+    frame.to_csv(project / "c.csv", index=False)
+    run_prepare(make_cfg("data=file", "data.target=y", "data.path=c.csv"))
+    found = insights_of(project)
+    assert "id_like" not in found
+    assert found["duplicate_rows"][0]["value"] == 8  # 10 rows, 2 labels: 8 exact repeats
+    assert "1 input patterns occur with different labels" in found["duplicate_rows"][0]["message"]

@@ -53,3 +53,22 @@ def test_no_json_we_write_holds_nan_or_infinity(tmp_path) -> None:
             write_json_atomic(tmp_path / "x.json", {"nested": [1, bad]})
         assert not (tmp_path / "x.json").exists()  # nothing half-written either
     assert json.loads(to_json({"value": None})) == {"value": None}
+
+
+def test_one_missing_name_for_a_facet_across_tables() -> None:
+    train = pd.Series(["missing", "a", None], dtype=object)  # a real category "missing"
+    split = pd.Series(["a", None], dtype=object)
+    name = typed.missing_name_of(train, split)
+    assert name == "(missing)"
+    assert typed.group_names(split, name).tolist() == ["a", "(missing)"]
+    assert typed.group_names(train, name).tolist() == ["missing", "a", "(missing)"]
+
+
+def test_booleans_and_float32_match_as_typed() -> None:
+    flags = pd.Series([True, False, True])
+    assert typed.matches(flags, "True").tolist() == [True, False, True]
+    assert typed.matches(flags, "false").tolist() == [False, True, False]
+    single = pd.Series(np.array([0.1, 0.2], dtype=np.float32))
+    assert typed.matches(single, "0.1").tolist() == [True, False]
+    assert typed.matches(single, 0.2).tolist() == [False, True]
+    assert typed.typed_name("missing", pd.Series([1.0, np.nan])) == "missing"

@@ -18,6 +18,7 @@ HEADLINE = {
         "counterfactual_validity",
         "surrogate_fidelity",
         "bias_flags",
+        "bias",
     ),
     "baseline": ("features", "rows", "attributions"),
     "cv": ("accuracy_mean", "accuracy_std", "auroc_mean", "rmse_mean", "rmse_std", "r2_mean"),

@@ -35,10 +35,13 @@ import pandas as pd
 
 from assayml.config.schema import INSIGHT_KINDS
 from assayml.data.leakage import leakage_scores
+from assayml.utils import groups as typed
 
 KINDS = INSIGHT_KINDS
 UNNAMED = re.compile(r"^(Unnamed: \d+|index|)$")
-MIN_ID_ROWS = 20  # fewer rows than this say nothing about an identifier
+MIN_ID_ROWS = 50  # fewer rows than this say nothing about an identifier
+ID_NAME = re.compile(r"(^|[^a-z])(id|ids|key|uuid|guid|mrn|number|no|num)$|id$", re.IGNORECASE)
+ID_SPAN = 1.1  # a whole-number id spans about as many values as rows (max - min + 1)
 ID_UNIQUE_SHARE = 0.99  # distinct values per row from which a whole-number or text column is
 # an identifier (not 1.0: repeated rows repeat their id too)
 
@@ -79,27 +82,21 @@ def column_insights(frame: pd.DataFrame, raw: pd.DataFrame, target: str, cfg) ->
 def table_insights(
     frame: pd.DataFrame, target: str, task: str, cfg, identifiers: list[str] = ()
 ) -> list[Insight]:
-    """Findings about whole rows and the label: duplicate rows (compared without the
-    ``identifiers``: a saved index makes every row unique), class imbalance."""
+    """Findings about whole rows and the label: duplicate rows and input patterns that
+    carry different labels (compared without the ``identifiers``: a saved index makes every
+    row unique), class imbalance."""
     found = []
     rows = frame.drop(columns=[c for c in identifiers if c != target])
     # One 64-bit hash per row (pandas' own, over every column) instead of comparing rows
     # column by column: a tenth of the time, and a false match has odds of ~1e-8 at 1M rows.
-    repeated = pd.Series(pd.util.hash_pandas_object(rows, index=False)).duplicated()
-    if repeated.any():
-        conflicting = _conflicting_labels(rows, target)
-        count = int(repeated.sum())
-        ignored = f" (ignoring {', '.join(identifiers)})" if identifiers else ""
-        found.append(
-            Insight(
-                "duplicate_rows",
-                [],
-                count,
-                f"{count} rows ({count / len(frame):.1%}) repeat an earlier row exactly"
-                + ignored
-                + (f"; {conflicting} input patterns carry different labels" if conflicting else ""),
-            )
-        )
+    repeated = int(pd.Series(pd.util.hash_pandas_object(rows, index=False)).duplicated().sum())
+    conflicting = _conflicting_labels(rows, target)
+    if repeated or conflicting:
+        parts = [f"{repeated} rows ({repeated / len(frame):.1%}) repeat an earlier row exactly"]
+        if conflicting:
+            parts.append(f"{conflicting} input patterns occur with different labels")
+        ignored = f" (ignoring {', '.join(sorted(identifiers))})" if identifiers else ""
+        found.append(Insight("duplicate_rows", [], repeated, "; ".join(parts) + ignored))
     if task != "regression":
         found += imbalance(frame[target].value_counts(dropna=True), target, cfg.imbalance_ratio)
     return found
@@ -111,11 +108,13 @@ def identifier_columns(found: list[Insight]) -> list[str]:
 
 def _conflicting_labels(frame: pd.DataFrame, target: str) -> int:
     """Input patterns that occur more than once with different labels."""
-    inputs = [c for c in frame.columns if c != target]
-    if not inputs:
+    inputs = frame.drop(columns=[target])
+    if inputs.shape[1] == 0:
         return 0
-    same = frame[frame.duplicated(subset=inputs, keep=False)]
-    return int(same.groupby(inputs, dropna=False)[target].nunique().gt(1).sum())
+    keys = pd.util.hash_pandas_object(inputs, index=False).to_numpy()
+    labels = typed.group_names(frame[target])
+    pairs = pd.DataFrame({"key": keys, "label": labels}).drop_duplicates()
+    return int(pairs["key"].value_counts().gt(1).sum())
 
 
 def imbalance(counts: pd.Series, target: str, ratio: float) -> list[Insight]:
@@ -123,7 +122,7 @@ def imbalance(counts: pd.Series, target: str, ratio: float) -> list[Insight]:
     (ten balanced classes, at 10 % each, are not imbalanced)."""
     if counts.sum() == 0 or len(counts) < 2:
         return []
-    rarest, commonest = counts.idxmin(), counts.idxmax()
+    rarest, commonest = typed.value_name(counts.idxmin()), typed.value_name(counts.idxmax())
     found = float(counts.min() / counts.max())
     if found >= ratio:
         return []
@@ -133,8 +132,8 @@ def imbalance(counts: pd.Series, target: str, ratio: float) -> list[Insight]:
             "class_imbalance",
             [target],
             round(found, 6),
-            f"class {rarest!s} of '{target}' ({share:.1%} of the rows) is {found:.3f} times "
-            f"as common as class {commonest!s} (under {ratio}): accuracy flatters; look at "
+            f"class {rarest} of '{target}' ({share:.1%} of the rows) is {found:.3f} times "
+            f"as common as class {commonest} (under {ratio}): accuracy flatters; look at "
             "per-class recall and AUROC",
         )
     ]
@@ -160,34 +159,54 @@ def leakage_insights(train: pd.DataFrame, target: str, task: str, cfg, seed: int
 
 def _id_like(column: str, series: pd.Series, rows: int) -> list[Insight]:
     if UNNAMED.match(column):
-        return [Insight("id_like", [column], 1.0, f"'{column}' looks like a saved row index")]
+        return [saved_index(column)]
     if rows < MIN_ID_ROWS:
         return []
     integral = _integral(series)
     if integral is not None and len(integral) == rows and bool(np.all(np.diff(integral) == 1)):
-        return [
-            Insight(
-                "id_like",
-                [column],
-                1.0,
-                f"'{column}' counts up by one in every row: a row index, not a feature",
-            )
-        ]
+        return [counting_up(column)]
     text = not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
     if integral is None and not text:  # a measurement: unique values mean nothing here
         return []
+    if integral is not None and not looks_numbered(column, integral, rows):
+        return []  # whole numbers all different (incomes in cents) are not yet an id
     share = series.nunique(dropna=True) / rows
-    if share >= ID_UNIQUE_SHARE:
-        return [
-            Insight(
-                "id_like",
-                [column],
-                round(float(share), 6),
-                f"'{column}' is unique in {share:.1%} of the rows: an identifier lets a model "
-                "memorise rows",
-            )
-        ]
-    return []
+    return [unique_per_row(column, share)] if share >= ID_UNIQUE_SHARE else []
+
+
+def looks_numbered(column: str, integral: np.ndarray, rows: int) -> bool:
+    """A whole-number column can be an identifier: named like one (``patient_id``,
+    ``record_no``), or its values fill a range about as wide as the table is long."""
+    if ID_NAME.search(column):
+        return True
+    return len(integral) > 0 and int(integral.max() - integral.min()) + 1 <= ID_SPAN * rows
+
+
+def saved_index(column: str) -> Insight:
+    return Insight("id_like", [column], 1.0, f"'{column}' looks like a saved row index")
+
+
+def counting_up(column: str) -> Insight:
+    message = f"'{column}' counts up by one in every row: a row index, not a feature"
+    return Insight("id_like", [column], 1.0, message)
+
+
+def unique_per_row(column: str, share: float) -> Insight:
+    return Insight(
+        "id_like",
+        [column],
+        round(float(share), 6),
+        f"'{column}' is unique in {share:.1%} of the rows: an identifier lets a model memorise "
+        "rows",
+    )
+
+
+def missing_share(column: str, share: float, limit: float) -> list[Insight]:
+    """``high_missing`` when more than ``limit`` of the values are missing."""
+    if share <= limit:
+        return []
+    message = f"'{column}' is missing in {share:.1%} of the rows (over {limit:.0%})"
+    return [Insight("high_missing", [column], round(share, 6), message)]
 
 
 def _integral(series: pd.Series) -> np.ndarray | None:
@@ -209,20 +228,31 @@ def _integral(series: pd.Series) -> np.ndarray | None:
 def _mixed(column: str, raw: pd.Series) -> list[Insight]:
     if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
         return []
+    return mixed_types(column, *text_numbers(raw))
+
+
+def text_numbers(raw: pd.Series) -> tuple[int, int, list[str]]:
+    """(values that read as numbers, present values, the first texts that do not)."""
     counts = raw.dropna().astype(str).value_counts(sort=False)  # each distinct text once
     if counts.empty:
-        return []
+        return 0, 0, []
     numbers = pd.to_numeric(counts.index.to_series(), errors="coerce").notna().to_numpy()
-    share = float(counts[numbers].sum() / counts.sum())
+    return int(counts[numbers].sum()), int(counts.sum()), list(counts.index[~numbers][:3])
+
+
+def mixed_types(column: str, numbers: int, total: int, examples: list[str]) -> list[Insight]:
+    """``mixed_types`` when at least half of a text column's values, but not all, are
+    numbers."""
+    share = numbers / total if total else 0.0
     if not 0.5 <= share < 1.0:
         return []
-    examples = ", ".join(repr(v) for v in counts.index[~numbers][:3])
+    shown = ", ".join(repr(v) for v in examples[:3])
     return [
         Insight(
             "mixed_types",
             [column],
             round(share, 6),
-            f"'{column}' is {share:.1%} numbers and the rest text ({examples}): read as "
+            f"'{column}' is {share:.1%} numbers and the rest text ({shown}): read as "
             "categories; declare it numeric and the text as missing, or clean it",
         )
     ]
@@ -242,32 +272,31 @@ def _constant(column: str, series: pd.Series) -> list[Insight]:
 
 
 def _missing(column: str, series: pd.Series, rows: int, limit: float) -> list[Insight]:
-    share = float(series.isna().mean()) if rows else 0.0
-    if share <= limit:
-        return []
-    return [
-        Insight(
-            "high_missing",
-            [column],
-            round(share, 6),
-            f"'{column}' is missing in {share:.1%} of the rows (over {limit:.0%})",
-        )
-    ]
+    return missing_share(column, float(series.isna().mean()) if rows else 0.0, limit)
 
 
 def _cardinality(column: str, series: pd.Series, rows: int, limit: int) -> list[Insight]:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return []
     distinct = int(series.nunique(dropna=True))
-    if distinct <= limit or distinct >= ID_UNIQUE_SHARE * rows:  # id_like says it
+    if distinct >= ID_UNIQUE_SHARE * rows:  # id_like says it
         return []
+    return many_categories(column, distinct, limit)
+
+
+def many_categories(column: str, distinct: int, limit: int, more: bool = False) -> list:
+    """``high_cardinality`` when a text column has more than ``limit`` values (``more``: at
+    least ``distinct``, counting stopped there)."""
+    if distinct <= limit:
+        return []
+    count = f"more than {distinct - 1}" if more else str(distinct)
     return [
         Insight(
             "high_cardinality",
             [column],
             distinct,
-            f"'{column}' has {distinct} categories (over {limit}): one-hot encoding makes "
-            "as many inputs, most of them rare",
+            f"'{column}' has {count} categories (over {limit}): one-hot encoding makes as "
+            "many inputs, most of them rare",
         )
     ]
 

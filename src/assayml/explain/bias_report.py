@@ -22,6 +22,22 @@ from assayml.errors import DataError
 from assayml.explain import bias as metrics
 from assayml.utils import groups as typed
 
+PRE_TRAINING = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL")
+POST_TRAINING = (
+    "DPPL",
+    "DI",
+    "DCAcc",
+    "DCR",
+    "RD",
+    "SD",
+    "AD",
+    "TE",
+    "DAR",
+    "DRR",
+    "CDDPL",
+    "FT",
+)
+
 
 def favourable_label(classes: list[Any], cfg: BiasConfig) -> Any:
     """The favourable outcome: configured (checked against the classes, as typed values),
@@ -42,21 +58,24 @@ def favourable_label(classes: list[Any], cfg: BiasConfig) -> Any:
     return classes[index]
 
 
-def reference_group(train: pd.Series, configured: Any, column: str) -> str:
+def reference_group(
+    train: pd.Series, configured: Any, column: str, missing: str | None = None
+) -> str:
     """The name of ``column``'s reference group: the configured value matched as a typed
-    value, or the largest present group in training.
+    value, or the largest present group in training (ties: the first in natural order).
 
     Raises:
         DataError: when the configured value matches no training row (naming those present).
     """
-    names = typed.group_names(train)
-    present = typed.sorted_groups(names[~train.isna().to_numpy()])
+    names = typed.group_names(train, missing)
+    counts = pd.Series(names[train.notna().to_numpy()]).value_counts(sort=False)
+    present = typed.sorted_groups(counts.index)
     if configured is None or (isinstance(configured, str) and configured == ""):
         if not present:
             raise DataError(f"sensitive column '{column}': every training value is missing")
-        counts = pd.Series(names[~train.isna().to_numpy()]).value_counts(sort=False)
-        return str(max(present, key=lambda name: (counts[name], -present.index(name))))
-    name = typed.typed_name(configured, train)
+        order = {name: i for i, name in enumerate(present)}
+        return str(max(present, key=lambda name: (counts[name], -order[name])))
+    name = typed.typed_name(configured, train, missing)
     if name is None or not (names == name).any():
         raise DataError(
             f"data.reference_groups.{column}={configured!r} matches no training row; "
@@ -84,9 +103,18 @@ def bias_report(
     y_hat = typed.matches(pd.Series(list(predicted), dtype=object), favourable).astype(int)
     facets = {}
     for column in sensitive:
-        reference = reference_group(train[column], references.get(column), column)
+        gone = typed.missing_name_of(train[column], split[column])
+        reference = reference_group(train[column], references.get(column), column, gone)
         facets[column] = _facet(
-            train, split, column, reference, y_train, y, y_hat, predict_favourable, cfg, score
+            train,
+            split,
+            (column, reference, gone),
+            y_train,
+            y,
+            y_hat,
+            predict_favourable,
+            cfg,
+            score,
         )
     flags = [
         f"{column}={group}: {name}"
@@ -104,36 +132,46 @@ def bias_report(
     }
 
 
-def _facet(train, split, column, reference, y_train, y, y_hat, predict_favourable, cfg, score):
-    facet_train = typed.group_names(train[column])
-    facet = typed.group_names(split[column])
-    gone = typed.missing_name(facet_train[~train[column].isna().to_numpy()])
+def _facet(train, split, names, y_train, y, y_hat, predict_favourable, cfg, score):
+    """One sensitive column; ``names``: (column, reference group, missing group's name)."""
+    column, reference, gone = names
+    facet_train = typed.group_names(train[column], gone)
+    facet = typed.group_names(split[column], gone)
     missing = {
         "train": int(train[column].isna().sum()),
         "split": int(split[column].isna().sum()),
     }
+    keep_train = np.ones(len(train), bool)
     if cfg.missing == "drop":  # left out of every metric of this facet, and counted
         keep_train, keep = facet_train != gone, facet != gone
         y_train, facet_train = y_train[keep_train], facet_train[keep_train]
         y, y_hat, facet = y[keep], y_hat[keep], facet[keep]
         score = None if score is None else score[keep]
         split = split[keep]
-    strata_train = _strata(train, cfg.group_by, keep_train if cfg.missing == "drop" else None)
+    strata_train = _strata(train, cfg.group_by, keep_train)
     strata = _strata(split, cfg.group_by)
-    original = _original(split, column, reference)
+    original = _original(split, column, reference, gone)
     groups = {}
-    for group in typed.sorted_groups(set(facet_train) - {reference}):
-        pre = metrics.pre_training(y_train, facet_train, reference, group, strata_train)
-        post = metrics.post_training(y, y_hat, facet, reference, group, strata, score)
-        post["FT"] = metrics.flip_test(predict_favourable, split[facet == group], column, original)
+    for group in typed.sorted_groups((set(facet_train) | set(facet)) - {reference}):
+        counts = {"train": int((facet_train == group).sum()), "split": int((facet == group).sum())}
+        # A side without rows of the group (or of the reference) has no metrics: null, not
+        # the zeros that empty counts would give.
+        pre = (
+            metrics.pre_training(y_train, facet_train, reference, group, strata_train)
+            if counts["train"]
+            else dict.fromkeys(PRE_TRAINING)
+        )
+        if counts["split"] and (facet == reference).any():
+            post = metrics.post_training(y, y_hat, facet, reference, group, strata, score)
+            rows = split[facet == group]
+            post["FT"] = metrics.flip_test(predict_favourable, rows, column, original)
+        else:
+            post = dict.fromkeys(POST_TRAINING if score is None else ("DPPS", *POST_TRAINING))
         values = {k: _finite(v) for k, v in {**pre, **post}.items()}
         groups[group] = {
             "pre_training": {k: values[k] for k in pre},
             "post_training": {k: values[k] for k in post},
-            "rows": {
-                "train": int((facet_train == group).sum()),
-                "split": int((facet == group).sum()),
-            },
+            "rows": counts,
             "flagged": _flagged(values, cfg.thresholds),
         }
     return {
@@ -148,9 +186,11 @@ def _facet(train, split, column, reference, y_train, y, y_hat, predict_favourabl
     }
 
 
-def _finite(value: float) -> float | None:
+def _finite(value: float | None) -> float | None:
     """The value at full precision (auditors recompute it); None where the metric is
-    undefined (a group absent from the split), so that no NaN reaches the JSON."""
+    undefined (a group absent from a side), so that no NaN reaches the JSON."""
+    if value is None:
+        return None
     value = float(value)
     return value if math.isfinite(value) else None
 
@@ -187,9 +227,11 @@ def _strata(frame: pd.DataFrame, column: str | None, keep: np.ndarray | None = N
     return names if keep is None else names[keep]
 
 
-def _original(frame: pd.DataFrame, column: str, reference: str) -> Any:
+def _original(frame: pd.DataFrame, column: str, reference: str, missing: str) -> Any:
     """The reference group as the column's own type (the flip test writes it into rows)."""
-    matching = frame[column][typed.group_names(frame[column]) == reference]
+    if reference == missing:
+        return np.nan
+    matching = frame[column][typed.group_names(frame[column], missing) == reference]
     if len(matching):
         return matching.iloc[0]
     return float(reference) if typed.is_numeric(frame[column]) else reference

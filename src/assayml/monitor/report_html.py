@@ -89,7 +89,7 @@ def _model_rows(report: dict[str, Any]) -> str:
             )
         )
     for name, bias in (report["bias_drift"] or {}).items():
-        rows.append((f"bias {name}", _bias_text(bias)))
+        rows.append((f"bias {name}", bias if name == "note" else _bias_text(bias)))
     if not rows:
         rows.append(("-", "no model checks ran (no row passed the model's schema)"))
     return "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assayml.errors import ArtifactError
 from assayml.monitor import checks, model_checks
 from assayml.monitor.drift import NumericReference
 from assayml.monitor.inputs import Baseline, Current
@@ -166,21 +167,31 @@ def _bias(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame, predicted
     """Bias drift of the current predictions against the baseline's, for the facets the
     rows carry (labels are not needed: DPPL compares predictions)."""
     bias = baseline.constraints.get("bias")
-    if not bias or not bias.get("baseline") or deployed.transform.target.task == "regression":
+    if not bias or deployed.transform.target.task == "regression":
         return None, []
+    if not bias.get("baseline"):
+        note = "the baseline predates bias drift (no per-group counts): rerun `assay baseline`"
+        return {"note": note}, []
     from assayml.monitor.bias_drift import bias_drift
     from assayml.utils import groups as typed
 
     index = typed.index_of(deployed.transform.target.classes, bias["favourable_label"])
+    if index is None:
+        raise ArtifactError(
+            f"{baseline.directory}/constraints.json: bias.favourable_label "
+            f"{bias['favourable_label']!r} is not a class of the model "
+            f"({deployed.transform.target.classes}): rerun `assay baseline`"
+        )
     favourable = (np.asarray(predicted) == index).astype(int)
     facets = {}
-    for column in bias["baseline"]:
+    for column, stored in bias["baseline"].items():
         if column not in valid.columns:
             continue
         values = valid[column].reset_index(drop=True)
         # explain.bias.missing=drop: a row without a value takes no part in this facet
         rows = values.notna().to_numpy() if bias.get("missing") == "drop" else slice(None)
-        facets[column] = (typed.group_names(values)[rows], favourable[rows])
+        names = typed.group_names(values, stored.get("missing_name"))
+        facets[column] = (names[rows], favourable[rows])
     if not facets:
         return None, []
     return bias_drift(bias, facets, baseline.settings)

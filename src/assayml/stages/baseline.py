@@ -152,14 +152,15 @@ def bias_constraints(profile, transform: FeatureTransform, train, val, predicted
     missing = cfg.explain.bias.missing
     facets, baseline = {}, {}
     for column in sensitive:
-        facets[column] = reference_group(train[column], configured.get(column), column)
+        gone = typed.missing_name_of(train[column], val[column])
+        facets[column] = reference_group(train[column], configured.get(column), column, gone)
         rows = val[column].notna().to_numpy() if missing == "drop" else slice(None)
         baseline[column] = baseline_facet(
             predicted_favourable[rows],
-            typed.group_names(val[column])[rows],
+            typed.group_names(val[column], gone)[rows],
             facets[column],
             thresholds,
-        )
+        ) | {"missing_name": gone}
     return {
         "facets": facets,
         "favourable_label": typed.value_name(favourable),

@@ -78,6 +78,11 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         steps.next("bias")
         if pred.task != "regression" and ctx.profile.get("sensitive"):
             bias = bias_section(ctx, pred)
+        elif ctx.profile.get("sensitive"):
+            report["bias_skipped"] = (
+                "no bias.json: the bias metrics compare favourable outcomes, and a regression "
+                "target has none"
+            )
     out_dir = Path(cfg.paths.reports_dir) / REPORT_DIR
     with atomic_outputs() as out:
         out.own_dir(out_dir)
@@ -258,9 +263,9 @@ def check_prepared_facets(cfg: AssayConfig, profile: dict[str, Any]) -> None:
     """
     from assayml.errors import ConfigError
 
-    wanted = (list(cfg.data.sensitive), _plain_dict(cfg.data.reference_groups))
+    wanted = (sorted(cfg.data.sensitive), _plain_dict(cfg.data.reference_groups))
     prepared = (
-        list(profile.get("sensitive") or []),
+        sorted(profile.get("sensitive") or []),
         _plain_dict(profile.get("reference_groups") or {}),
     )
     if wanted != prepared:
@@ -273,7 +278,10 @@ def check_prepared_facets(cfg: AssayConfig, profile: dict[str, Any]) -> None:
 
 
 def _plain_dict(mapping) -> dict[str, str]:
-    return {str(k): typed.value_name(v) for k, v in dict(mapping).items()}
+    return {
+        str(k): typed.MISSING if typed.is_missing(v) else typed.value_name(v)
+        for k, v in dict(mapping).items()
+    }
 
 
 def counterfactual_space(ctx: Context) -> Space:
@@ -347,6 +355,8 @@ def summary(report: dict[str, Any], bias: dict[str, Any] | None) -> dict[str, An
     }
     if bias is not None:
         details["bias_flags"] = len(bias["flags"])
+    elif report.get("bias_skipped"):
+        details["bias"] = "skipped (regression target)"
     return details
 
 

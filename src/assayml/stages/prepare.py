@@ -21,6 +21,7 @@ from assayml.data.task import resolve_task
 from assayml.errors import DataError
 from assayml.records import StageRecord
 from assayml.stages.common import finish_record, utc_now
+from assayml.utils import groups as typed
 from assayml.utils.io import atomic_outputs
 
 PROFILE_FILE = "profile.json"
@@ -173,7 +174,13 @@ def check_facets(cfg: AssayConfig, train) -> None:
     """
     from assayml.explain.bias_report import reference_group
 
-    for column in [*cfg.data.sensitive, *cfg.data.reference_groups]:
+    for column in cfg.data.reference_groups:
+        if column not in cfg.data.sensitive:
+            raise DataError(
+                f"data.reference_groups names '{column}', which is not in data.sensitive "
+                f"({list(cfg.data.sensitive)}): add it there, or remove its reference group"
+            )
+    for column in cfg.data.sensitive:
         if column not in train.columns:
             raise DataError(
                 f"sensitive column '{column}' is not in the data (columns: "
@@ -190,7 +197,11 @@ def write_profile(out, cfg: AssayConfig, profile: dict, data: dict, columns) -> 
         data=data,
         schema=schema_dict(columns),
         sensitive=list(cfg.data.sensitive),
-        reference_groups=dict(cfg.data.reference_groups),
+        # a missing value (.nan, null) as a reference group is the "missing" group
+        reference_groups={
+            k: typed.MISSING if typed.is_missing(v) else v
+            for k, v in cfg.data.reference_groups.items()
+        },
         image_shape=cfg.data.image_shape,
         hashes=out.digests(),
     )

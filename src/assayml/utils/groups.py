@@ -59,32 +59,54 @@ def is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values)
 
 
-def group_names(values: Any) -> np.ndarray:
-    """Every value's name (object array of str); missing values are ``"missing"``, or
-    ``"(missing)"`` where a real value is already named ``"missing"``."""
+def group_names(values: Any, missing: str | None = None) -> np.ndarray:
+    """Every value's name (object array of str). Missing values are named ``missing``:
+    pass the name :func:`missing_name_of` chose for the whole facet (train and split
+    together), so that every table of a facet names them alike; by default it is chosen
+    from ``values`` alone."""
     series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, object))
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     names = [value_name(u) for u in uniques]
-    table = np.array([*names, missing_name(names)], dtype=object)
+    table = np.array([*names, missing or missing_name(names)], dtype=object)
     return table[codes]  # code -1 (missing) picks the last entry
 
 
 def missing_name(names: Iterable[str]) -> str:
-    """The name of the missing group among ``names`` (the present values' names)."""
+    """The name of the missing group among ``names`` (the present values' names):
+    ``"missing"``, or ``"(missing)"`` where a real value is already called that."""
     return MISSING_CLASH if MISSING in set(names) else MISSING
 
 
-def typed_name(value: Any, values: pd.Series) -> str | None:
+def missing_name_of(*columns: pd.Series) -> str:
+    """The missing group's name for a facet seen in several tables (train, split, current)."""
+    return missing_name(n for c in columns for n in group_names(c.dropna(), MISSING))
+
+
+def typed_name(value: Any, values: pd.Series, missing: str | None = None) -> str | None:
     """The name ``value`` (typed by a user) has in the column ``values``; None when it
-    cannot be a value of that column (text that is no number, for a numeric column)."""
+    cannot be a value of that column (text that is no number, for a numeric column).
+
+    A numeric column takes numbers in any spelling (``1``, ``"1"``, ``1.0``), ``"true"`` and
+    ``"false"`` as 1 and 0, and the value as the column's own float type would hold it (a
+    float32 column stores 0.1 as 0.10000000149...); ``"missing"`` names its missing group.
+    """
+    missing = missing or missing_name_of(values)
     if is_missing(value):
-        return missing_name(group_names(values.dropna()))
-    if is_numeric(values) and not isinstance(value, (bool, np.bool_)):
-        try:
-            return value_name(float(value))
-        except (TypeError, ValueError):
-            return None
-    return value_name(value)
+        return missing
+    if not is_numeric(values) or isinstance(value, (bool, np.bool_)):
+        return value_name(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value_name(value.strip().lower() == "true")
+    if isinstance(value, str) and value in (MISSING, MISSING_CLASH):
+        return missing
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+        number = float(dtype.type(number))
+    return value_name(number)
 
 
 def matches(values: pd.Series, value: Any) -> np.ndarray:
@@ -103,14 +125,16 @@ def index_of(classes: list[Any], value: Any) -> int | None:
 
 def sorted_groups(names: Iterable[str]) -> list[str]:
     """Distinct names in a natural order: numbers by value, then text, the missing group
-    last."""
+    last (``"(missing)"`` where present, since a real ``"missing"`` then stands beside it)."""
+    distinct = set(names)
+    missing = MISSING_CLASH if MISSING_CLASH in distinct else MISSING
 
     def order(name: str) -> tuple[int, float, str]:
-        if name in (MISSING, MISSING_CLASH):
+        if name == missing:
             return (2, 0.0, name)
         try:
             return (0, float(name), name)
         except ValueError:
             return (1, 0.0, name)
 
-    return sorted(set(names), key=order)
+    return sorted(distinct, key=order)
