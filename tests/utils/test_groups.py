@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from assayml.utils import groups as typed
-from assayml.utils.io import to_json, write_json_atomic
 
 
 def test_numbers_match_whatever_their_spelling() -> None:
@@ -43,16 +39,6 @@ def test_index_of_a_class_list() -> None:
     assert typed.index_of([0, 1], 1.0) == 1
     assert typed.index_of(["no", "yes"], "yes") == 1
     assert typed.index_of([0, 1], 2) is None
-
-
-def test_no_json_we_write_holds_nan_or_infinity(tmp_path) -> None:
-    for bad in (float("nan"), float("inf"), -float("inf"), np.float64("nan")):
-        with pytest.raises(ValueError):
-            to_json({"value": bad})
-        with pytest.raises(ValueError):
-            write_json_atomic(tmp_path / "x.json", {"nested": [1, bad]})
-        assert not (tmp_path / "x.json").exists()  # nothing half-written either
-    assert json.loads(to_json({"value": None})) == {"value": None}
 
 
 def test_one_missing_name_for_a_facet_across_tables() -> None:

@@ -30,6 +30,7 @@ from assayml.audit.key import AuditKey, AuditKeyError, load_key
 from assayml.errors import BadInputError
 from assayml.records import utc_now
 from assayml.utils.fsops import fsync_dir
+from assayml.utils.io import finite
 
 AUDIT_FILE = "audit/audit.jsonl"
 GENESIS = "0" * 64  # the "previous hash" of the first entry
@@ -101,7 +102,7 @@ def entry_fields(
         "inputs": inputs or {},
         "outputs": outputs or {},
         "config_hash": config_hash,
-        "details": details or {},
+        "details": finite(details or {}),
     }
 
 
@@ -122,7 +123,7 @@ def append_locked(root: str | Path, fields: dict[str, Any], key: AuditKey | None
         entry["mac"] = key.mac(entry["hash"])
     created = not path.exists()
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        handle.write(json.dumps(entry, sort_keys=True, allow_nan=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     if created:
@@ -138,7 +139,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     """SHA-256 of the entry's canonical JSON, without its hash and MAC."""
     body = {k: v for k, v in entry.items() if k not in ("hash", "mac")}
     return hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
     ).hexdigest()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -206,6 +207,18 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 def to_json(obj: Any) -> str:
     """Stable, readable JSON (insertion order, two-space indent, trailing newline)."""
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, Infinity) replaced by None, for JSON that
+    carries figures from elsewhere (an audit entry's details) and must stay strict."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def md5_file(path: str | Path) -> str:
