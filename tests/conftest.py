@@ -50,6 +50,18 @@ def _quiet_lightning():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _verbosity_stays_put():
+    """A test that runs `assay -v` in this process sets ASSAY_VERBOSITY for the processes
+    it starts; put it back so that later tests' subprocesses run at the normal level."""
+    saved = os.environ.get("ASSAY_VERBOSITY")
+    yield
+    if saved is None:
+        os.environ.pop("ASSAY_VERBOSITY", None)
+    else:
+        os.environ["ASSAY_VERBOSITY"] = saved
+
+
 def cli_env() -> dict[str, str]:
     """Environment for running `assay` in a subprocess: no colour, no terminal tricks."""
     env = dict(os.environ)

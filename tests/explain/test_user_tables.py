@@ -168,7 +168,9 @@ def test_missing_facet_values_can_be_left_out_and_counted(tmp_path) -> None:
 
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*ASSAY, *args], cwd=root, env=cli_env(), capture_output=True, text=True)
+    env = cli_env()
+    env.pop("ASSAY_VERBOSITY", None)  # the normal level: errors without tracebacks
+    return subprocess.run([*ASSAY, *args], cwd=root, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.slow
