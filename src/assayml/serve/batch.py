@@ -14,6 +14,7 @@ from assayml.serve.deployed import Deployed, prediction_columns
 from assayml.serve.finite import (
     Problem,
     boolean_numbers,
+    model_inputs,
     nonfinite_inputs,
     nonfinite_outputs,
     transform_overflows,
@@ -38,10 +39,13 @@ def predict_table(deployed: Deployed, frame: pd.DataFrame, threshold: float) -> 
     raw = frame.loc[valid.index]
     problems = boolean_numbers(raw, numeric) + nonfinite_inputs(valid, numeric)
     valid, rejects = _move(valid, rejects, frame, problems)
-    valid, rejects = _move(valid, rejects, frame, transform_overflows(deployed.transform, valid))
+    x = model_inputs(deployed.transform, valid)  # transformed once, for both uses
+    overflows = transform_overflows(deployed.transform, valid, x)
+    x = x[~np.isin(np.arange(len(valid)), [p.row for p in overflows])]
+    valid, rejects = _move(valid, rejects, frame, overflows)
     if valid.empty:
         return BatchPrediction(valid, valid.reset_index(drop=True), rejects)
-    columns = prediction_columns(deployed, deployed.predict(valid, threshold))
+    columns = prediction_columns(deployed, deployed.predict_inputs(x, threshold))
     bad = nonfinite_outputs(columns)
     if bad:
         keep = ~np.isin(np.arange(len(valid)), [p.row for p in bad])

@@ -53,9 +53,11 @@ class Deployed:
         return split_valid(frame, columns, self.schema["inputs"])
 
     def predict(self, frame: pd.DataFrame, threshold: float = 0.5) -> Predictions:
-        return predict(
-            self.module, self.transform, self.transform.transform(frame), threshold, self.sampling
-        )
+        return self.predict_inputs(self.transform.transform(frame), threshold)
+
+    def predict_inputs(self, x: np.ndarray, threshold: float = 0.5) -> Predictions:
+        """Predictions for rows already transformed ([rows, features], float32)."""
+        return predict(self.module, self.transform, x, threshold, self.sampling)
 
     def output_frame(self, frame: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
         """The rows with their prediction, class probabilities and uncertainty columns."""

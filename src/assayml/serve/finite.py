@@ -30,15 +30,25 @@ class Problem:
         return self.reason if self.column is None else f"{self.column}: {self.reason}"
 
 
-def transform_overflows(transform: FeatureTransform, frame: pd.DataFrame) -> list[Problem]:
+def model_inputs(transform: FeatureTransform, frame: pd.DataFrame) -> np.ndarray:
+    """``frame`` transformed, [rows, features] float32 (numeric features first), letting an
+    overflow through: :func:`transform_overflows` looks for it, and the model then takes
+    the same array (a request is transformed once)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return transform.transform(frame)
+
+
+def transform_overflows(
+    transform: FeatureTransform, frame: pd.DataFrame, x: np.ndarray | None = None
+) -> list[Problem]:
     """Numeric inputs that are finite but whose transformed float32 model input is not.
 
     Args:
         transform: the model's fitted feature transform.
         frame: schema-valid rows (non-finite raw values are refused before this).
+        x: ``frame`` already transformed (:func:`model_inputs`), if at hand.
     """
-    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is what we look for
-        x = transform.transform(frame)  # [rows, features], float32; numeric features first
+    x = model_inputs(transform, frame) if x is None else x
     numeric = x[:, : len(transform.numeric)]
     rows, columns = np.nonzero(~np.isfinite(numeric))
     problems = []

@@ -28,7 +28,7 @@ from assayml.errors import DataError
 from assayml.serve.body_limit import BodyLimit
 from assayml.serve.capture import CaptureWriter
 from assayml.serve.deployed import Deployed, prediction_columns
-from assayml.serve.finite import Problem, nonfinite_outputs, transform_overflows
+from assayml.serve.finite import Problem, model_inputs, nonfinite_outputs, transform_overflows
 from assayml.serve.limits import ServeLimits
 from assayml.serve.rows import parse_rows, plain, request_model, request_schema, row_model
 
@@ -86,12 +86,13 @@ def predict_rows(deployed: Deployed, rows: list[dict], threshold: float) -> list
     """
     frame = pd.DataFrame(rows, columns=deployed.schema["inputs"])
     try:
-        _refuse(transform_overflows(deployed.transform, frame), rows)
+        x = model_inputs(deployed.transform, frame)
+        _refuse(transform_overflows(deployed.transform, frame, x), rows)
     except DataError as err:  # the transform's own refusal (e.g. a log of a negative value)
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "rows"), "msg": str(err), "input": None}]
         ) from None
-    outputs = prediction_columns(deployed, deployed.predict(frame, threshold))
+    outputs = prediction_columns(deployed, deployed.predict_inputs(x, threshold))
     _refuse(nonfinite_outputs(outputs), rows)
     return json.loads(outputs.to_json(orient="records"))  # plain JSON types
 
