@@ -89,25 +89,23 @@ def test_drop_id_like_removes_identifiers_but_not_protected_columns(make_cfg, pr
     assert "dropped" in next(i for i in profile["insights"] if i["kind"] == "id_like")["message"]
 
 
-def test_fail_on_stops_prepare_before_anything_is_written(project: Path) -> None:
-    write_csv(messy(), project / "user.csv")
-    result = subprocess.run(
-        [*ASSAY, "prepare", *USER, "data.path=user.csv", "data.insights.fail_on=[target_leakage]"],
+def prepare_cli(project: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ASSAY, "prepare", *USER, "data.path=user.csv", *overrides],
         cwd=project,
         env=cli_env(),
         capture_output=True,
         text=True,
     )
+
+
+def test_fail_on_stops_prepare_before_anything_is_written(project: Path) -> None:
+    write_csv(messy(), project / "user.csv")
+    result = prepare_cli(project, "data.insights.fail_on=[target_leakage]")
     assert result.returncode == 2, result.stderr
     assert "target_leakage: 'leak' alone predicts 'outcome'" in result.stderr
     assert not (project / "data/prepared").exists()
-    bad = subprocess.run(
-        [*ASSAY, "prepare", *USER, "data.path=user.csv", "data.insights.fail_on=[leaks]"],
-        cwd=project,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-    )
+    bad = prepare_cli(project, "data.insights.fail_on=[leaks]")
     assert bad.returncode == 2 and "unknown kinds ['leaks']" in bad.stderr
 
 

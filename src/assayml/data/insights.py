@@ -33,11 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assayml.config.schema import INSIGHT_KINDS
 from assayml.data.leakage import leakage_scores
 from assayml.utils import groups as typed
 
-KINDS = INSIGHT_KINDS
 UNNAMED = re.compile(r"^(Unnamed: \d+|index|)$")
 MIN_ID_ROWS = 50  # fewer rows than this say nothing about an identifier
 ID_NAME = re.compile(r"(^|[^a-z])(id|ids|key|uuid|guid|mrn|number|no|num)$|id$", re.IGNORECASE)

@@ -118,8 +118,9 @@ def matches(values: pd.Series, value: Any) -> np.ndarray:
 def index_of(classes: list[Any], value: Any) -> int | None:
     """The position of ``value`` among ``classes`` (a target's labels), compared as typed
     values; None when it is not one of them."""
-    names = list(group_names(pd.Series(list(classes), dtype=object).infer_objects()))
-    name = typed_name(value, pd.Series(list(classes), dtype=object).infer_objects())
+    labels = pd.Series(list(classes), dtype=object).infer_objects()
+    names = list(group_names(labels))
+    name = typed_name(value, labels)
     return names.index(name) if name in names else None
 
 
