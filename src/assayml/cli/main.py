@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assayml {__version__}")
         return 0
     command, rest = args[0], args[1:]
+    import_project_code()
     if command in TOOLS:
         from assayml.cli.audit_command import refuse_unauditable
 
@@ -122,6 +123,23 @@ def main(argv: list[str] | None = None) -> int:
         return run_config_command(command, rest)
     print(f"assay: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
     return 2
+
+
+def import_project_code(root: str | None = None) -> None:
+    """Make the project root (the folder holding ``conf/``) importable, so that a
+    ``_target_`` may name the user's own code there (``mycode.nets.MyNet``) without
+    PYTHONPATH; the environment carries it to the processes a command starts (DDP ranks,
+    joblib sweep workers)."""
+    import os
+
+    root = os.path.abspath(root or os.getcwd())
+    if not os.path.isdir(os.path.join(root, "conf")):
+        return
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
 
 
 def entry() -> None:

@@ -28,6 +28,11 @@ def config_builders() -> frozenset[str]:
     return frozenset(_CONFIG_BUILDERS)
 
 
+def note_config_target(target: str) -> None:
+    """Record ``target`` as named by a validated config (trusted for loading in-process)."""
+    _CONFIG_BUILDERS.add(target)
+
+
 def resolve_builder(target: str):
     from hydra.utils import get_method
 

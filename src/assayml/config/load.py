@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
+from assayml.config.models import BUILTIN_MODEL_SCHEMAS
 from assayml.config.overrides import open_mapping_overrides
 from assayml.config.schema import AssayConfig
 from assayml.config.store import register_configs
@@ -70,8 +70,12 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
     model = container.get("model")
     if not isinstance(model, dict) or "_target_" not in model:
         raise ConfigError("model: missing, or without a _target_ naming its builder")
+    data = container.get("data")
+    if not isinstance(data, dict):
+        raise ConfigError("data: missing; choose one with data=NAME")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(AssayConfig), container)
+        merged.data = OmegaConf.merge(OmegaConf.structured(data_schema(data)), data)
         merged.model = OmegaConf.merge(OmegaConf.structured(model_schema(model)), model)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
@@ -94,14 +98,55 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
         raise ConfigError(f"invalid config: {err}") from err
 
 
-def model_schema(model: dict[str, Any]) -> type[ModelConfig]:
-    """The schema for a model node: a built-in one, or one derived from its builder."""
+def model_schema(model: dict[str, Any]) -> type:
+    """The schema for a model node: a built-in one, one derived from a user's builder, or
+    for a LightningModule class one derived from its constructor (nested ``_target_``
+    nodes checked against what they name)."""
     target = model["_target_"]
     if target in BUILTIN_MODEL_SCHEMAS:
         return BUILTIN_MODEL_SCHEMAS[target]
-    from assayml.config.custom_models import schema_for_builder
+    from assayml.config import user_modules as user
+    from assayml.config.custom_models import note_config_target, schema_for_builder
 
-    return schema_for_builder(target)
+    obj = user.resolve_target(target, "model")
+    if not user.is_lightning_class(obj, "LightningModule"):
+        return schema_for_builder(target)
+    kwargs = user.constructor_kwargs(model, user.MODULE_RESERVED)
+    user.check_targets(kwargs, "model")
+    for nested in user.nested_targets(kwargs):
+        note_config_target(nested)
+    return user.schema_for_class(target, obj, user.UserModuleConfig, "model")
+
+
+def data_schema(data: dict[str, Any]) -> type:
+    """DataConfig, or for ``data._target_`` (a LightningDataModule) a schema derived from
+    its constructor."""
+    from assayml.config.schema import DataConfig
+
+    target = data.get("_target_")
+    if target is None:
+        return DataConfig
+    from assayml.config import user_modules as user
+
+    obj = user.resolve_target(target, "data")
+    if not user.is_lightning_class(obj, "LightningDataModule"):
+        raise ConfigError(f"data._target_: '{target}' is not a LightningDataModule class")
+    user.check_targets(user.constructor_kwargs(data, user.DATA_RESERVED), "data")
+    return user.schema_for_class(target, obj, user.UserDataConfig, "data")
+
+
+def uses_datamodule(cfg: AssayConfig) -> bool:
+    """Whether the data comes from a user's LightningDataModule (``data._target_``)."""
+    from assayml.config.user_modules import UserDataConfig
+
+    return isinstance(cfg.data, UserDataConfig)
+
+
+def uses_lightning_module(cfg: AssayConfig) -> bool:
+    """Whether ``model._target_`` names a user's LightningModule (not a network builder)."""
+    from assayml.config.user_modules import UserModuleConfig
+
+    return isinstance(cfg.model, UserModuleConfig)
 
 
 def config_hash(cfg: AssayConfig | DictConfig) -> str:

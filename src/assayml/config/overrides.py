@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from assayml.config.schema import AssayConfig
+from assayml.config.schema import AssayConfig, DataConfig
 
 
 def open_mapping_overrides(overrides: list[str]) -> list[str]:
@@ -45,7 +45,10 @@ def mapping_depth(parts: list[str]) -> int | None:
         hints = typing.get_type_hints(kind)
         if part not in hints:
             return None
-        kind = _unwrap_optional(hints[part])
+        # `data` is typed Any (a DataModule may stand there); its usual schema is DataConfig.
+        kind = (
+            DataConfig if (kind, part) == (AssayConfig, "data") else _unwrap_optional(hints[part])
+        )
         if typing.get_origin(kind) is dict:
             return depth
     return None

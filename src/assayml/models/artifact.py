@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 SPEC_FILE = "model.json"
+LIGHTNING_MODULE = "lightning_module"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 
@@ -48,6 +49,9 @@ class ModelSpec:
     feature_names: list[str]
     weights_sha256: str = ""
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. fitted temperature
+    # builder: ``target`` builds a network from the widths; lightning_module: ``target`` is
+    # a user's LightningModule class and ``kwargs`` its constructor arguments
+    kind: str = "builder"
 
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, **asdict(self)}
@@ -96,6 +100,10 @@ def build_for_spec(spec: ModelSpec, trust: BuilderTrust | None = None):
     from assayml.models.ensemble import stack_members
 
     trust = trust or project_trust()
+    if spec.kind == LIGHTNING_MODULE:
+        from assayml.models.user_module import build_user_module
+
+        return build_user_module(spec, trust)
 
     def one():
         return build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features, trust)
@@ -140,6 +148,10 @@ def load_model(models_dir: str | Path, trust: BuilderTrust | None = None):
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise ArtifactError(f"{path}: weights do not fit the architecture: {err}") from err
+    if spec.kind == LIGHTNING_MODULE:
+        from assayml.models.user_module import Predictor
+
+        module = Predictor(module, spec.task)
     return module.eval(), spec
 
 
@@ -150,6 +162,11 @@ def _trust_for(models_dir, spec: ModelSpec, trust: BuilderTrust | None, sealed: 
     if sealed:
         trust = trust or project_trust()
         trust.check(spec.target, where)
+        if spec.kind == LIGHTNING_MODULE:
+            from assayml.config.user_modules import nested_targets
+
+            for nested in nested_targets(spec.kwargs):
+                trust.check(nested, where)
         return trust
     trust = builtin_trust()
     if not trust.allows(spec.target):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from assayml.config.custom_models import config_builders, resolve_builder
+from assayml.config.user_modules import nested_targets
 from assayml.errors import ArtifactError, ConfigError
 
 BUILTIN_MODULES = ("assayml.models.networks",)
@@ -111,8 +112,9 @@ def conf_model_targets(conf: Path) -> set[str]:
             node = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
             raise ConfigError(f"{path}: unreadable model config: {err}") from err
-        if isinstance(node, dict) and isinstance(node.get("_target_"), str):
-            targets.add(node["_target_"])
+        if isinstance(node, dict):
+            # A LightningModule's config names its network, optimizer and scheduler too.
+            targets.update(nested_targets(node))
     return targets
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from assayml.config.schema import MonitorConfig
-from assayml.errors import ArtifactError, DataError
+from assayml.errors import ArtifactError, ConfigError, DataError
 from assayml.monitor.baseline import feature_rule, settings
 from assayml.monitor.drift import DriftRule, NumericReference
 from assayml.utils import groups as typed
@@ -51,6 +51,9 @@ def load_baseline(directory: str | Path) -> Baseline:
     statistics = _json(directory / "statistics.json")
     constraints_path = directory / "constraints.json"
     constraints = _json(constraints_path)
+    inputs = constraints.get("inputs") or {}
+    if inputs.get("monitored") is False:
+        raise ConfigError(f"{constraints_path}: {inputs.get('reason', 'inputs are not monitored')}")
     rules = {c["name"]: feature_rule(c, str(constraints_path)) for c in constraints["features"]}
     with np.load(directory / "reference.npz", allow_pickle=False) as stored:
         arrays = {k: stored[k] for k in stored.files}

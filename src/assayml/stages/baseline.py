@@ -38,6 +38,12 @@ EXPLAIN_REPORT = "explain/explain.json"
 def run_baseline(cfg: AssayConfig) -> StageRecord:
     """Write ``statistics.json``, ``constraints.json`` and ``reference.npz`` to
     ``paths.monitoring_dir``."""
+    from assayml.config.load import uses_datamodule
+
+    if uses_datamodule(cfg):
+        from assayml.stages.baseline_module import run_baseline_module
+
+        return run_baseline_module(cfg)
     started = utc_now()
     models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
     profile = read_json(prepared / PROFILE_FILE, "prepare")

@@ -29,9 +29,18 @@ PLOTS_SUBDIR = "evaluate"
 
 def run_evaluate(cfg: AssayConfig) -> StageRecord:
     """Write ``metrics/evaluate.json``, ``plots/evaluate/*`` and the record."""
+    from assayml.config.load import uses_datamodule
+
+    if uses_datamodule(cfg):
+        from assayml.stages.evaluate_module import run_evaluate_module
+
+        return run_evaluate_module(cfg)
     started = utc_now()
     models = Path(cfg.paths.models_dir)
     module, spec = load_model(models)
+    weights = models / WEIGHTS_FILE
+    if cfg.ckpt_path is not None:  # another checkpoint's weights in the same architecture
+        weights = load_checkpoint_weights(module, cfg)
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)
     split_path = Path(cfg.paths.prepared_dir) / f"{cfg.evaluate.split}.parquet"
@@ -57,12 +66,13 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
         for name, blob in pngs.items():
             out.write_bytes(plots_dir / name, blob)
         details = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        details |= {"ckpt_path": cfg.ckpt_path} if cfg.ckpt_path is not None else {}
         details |= {
             f"uncertainty.{k}": v
             for k, v in metrics["uncertainty"].items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
-        inputs = [models / WEIGHTS_FILE, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
+        inputs = [weights, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
         return finish_record(
             out,
             "evaluate",
@@ -72,3 +82,21 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
             started,
             details,
         )
+
+
+def load_checkpoint_weights(net, cfg: AssayConfig) -> Path:
+    """Put ``ckpt_path``'s network weights (a Lightning checkpoint, read without unpickling
+    code) into ``net``, the architecture of models/model.json; returns the file."""
+    from assayml.errors import ArtifactError
+    from assayml.train.fit import checkpoint_file, read_checkpoint
+
+    path = checkpoint_file(cfg)
+    state, _ = read_checkpoint(str(path))
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ArtifactError(
+            f"ckpt_path: {cfg.ckpt_path}: its weights do not fit the model in "
+            f"{cfg.paths.models_dir}: {err}"
+        ) from err
+    return path

@@ -62,6 +62,12 @@ class Context:
 
 def run_explain(cfg: AssayConfig) -> StageRecord:
     """Explain the trained model on ``explain.split`` and audit it for bias."""
+    from assayml.config.load import uses_datamodule
+
+    if uses_datamodule(cfg):
+        from assayml.stages.explain_module import run_explain_module
+
+        return run_explain_module(cfg)
     from assayml.progress import Steps
 
     started = utc_now()

@@ -22,6 +22,12 @@ TRANSFORM_FILE = "transform.json"
 def run_features(cfg: AssayConfig) -> StageRecord:
     """Write ``transform.json`` (the fitted state), ``{split}.safetensors`` (x, y) and the
     record to ``paths.features_dir``."""
+    from assayml.config.load import uses_datamodule
+
+    if uses_datamodule(cfg):
+        from assayml.stages.datamodule import run_features_module
+
+        return run_features_module(cfg)
     started = utc_now()
     prepared = Path(cfg.paths.prepared_dir)
     profile = read_json(prepared / PROFILE_FILE, "prepare")

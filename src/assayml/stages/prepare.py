@@ -30,6 +30,12 @@ PROFILE_FILE = "profile.json"
 def run_prepare(cfg: AssayConfig) -> StageRecord:
     """Write ``{train,val,test}.parquet``, ``profile.json`` and the record to
     ``paths.prepared_dir``; nothing is written unless the data passes its schema."""
+    from assayml.config.load import uses_datamodule
+
+    if uses_datamodule(cfg):
+        from assayml.stages.datamodule import run_prepare_module
+
+        return run_prepare_module(cfg)
     started = utc_now()
     if cfg.data.streaming:
         return run_prepare_streaming(cfg, started)

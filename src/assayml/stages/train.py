@@ -28,6 +28,18 @@ SCHEMA_COPY = "schema.json"  # the input schema: predict and serve validate rows
 def run_train(cfg: AssayConfig) -> StageRecord:
     """Write ``model.safetensors``, ``model.json``, ``feature_transform.json``,
     ``model_card.json`` and the record to ``paths.models_dir``."""
+    from assayml.config.load import uses_datamodule, uses_lightning_module
+
+    if uses_lightning_module(cfg):
+        from assayml.stages.train_module import run_train_module
+
+        return run_train_module(cfg)
+    if uses_datamodule(cfg):
+        raise ConfigError(
+            f"model {cfg.model.name} is a network for assayml's tabular features; data from a "
+            f"LightningDataModule ({cfg.data._target_}) needs model._target_ naming a "
+            "LightningModule (see conf/model/digits_cnn.yaml)"
+        )
     from assayml.train.distributed import external_rank
     from assayml.train.fit import fit_network
 

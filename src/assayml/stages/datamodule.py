@@ -1,0 +1,219 @@
+"""The pipeline's data stages on a user's LightningDataModule (``data._target_``).
+
+``prepare`` records what the DataModule reads (``data.files``, by content hash: DVC's where
+DVC tracks them), lets it prepare and set up its data, and profiles its splits: rows, input
+shape, the task and classes inferred from the train labels (or ``data.task`` /
+``model.task``). ``features`` has nothing to fit (the DataModule transforms its own
+inputs) and says so in its output. Every later stage builds the DataModule the same way,
+with the same seed, so it sees the same splits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from assayml.config.schema import AssayConfig, Task
+from assayml.config.user_modules import DATA_RESERVED, instantiate
+from assayml.errors import ConfigError, DataError
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, read_json, utc_now
+from assayml.utils.io import atomic_outputs
+
+PROFILE_FILE = "profile.json"
+NO_TRANSFORM_FILE = "no_transform.json"
+SOURCE = "datamodule"
+
+
+def data_node(cfg: AssayConfig) -> dict[str, Any]:
+    """``cfg.data`` as the plain mapping Hydra instantiates."""
+    return {f.name: _plain(getattr(cfg.data, f.name)) for f in dataclasses.fields(cfg.data)}
+
+
+def revision_root(cfg: AssayConfig) -> Path | None:
+    """Where the declared files are read from under ``data.rev`` (a copy at that commit)."""
+    if cfg.data.rev is None:
+        return None
+    if not cfg.data.files:
+        raise ConfigError("data.rev reads data.files at a revision: declare data.files")
+    from assayml.data.module_files import checkout_rev
+
+    return checkout_rev(cfg.paths.root_dir, list(cfg.data.files), cfg.data.rev)
+
+
+def build_datamodule(cfg: AssayConfig, stage: str):
+    """The configured DataModule, prepared and set up for ``stage`` ("fit" or "test").
+
+    Under ``data.rev`` every constructor argument that names a declared path (or a path
+    inside one) is pointed at that path's copy at the revision."""
+    import lightning.pytorch as pl
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    node = data_node(cfg)
+    copy = revision_root(cfg)
+    overrides = _revision_paths(node, list(cfg.data.files), copy) if copy else {}
+    module = instantiate(node, DATA_RESERVED, **overrides)
+    try:
+        module.prepare_data()
+        module.setup(stage)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"data: {cfg.data._target_} could not set up its data: {err}") from err
+    return module
+
+
+def batch_parts(batch: Any, where: str):
+    """(inputs, labels) of a batch: the first two items of a tuple or list."""
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise DataError(
+        f"{where}: a DataModule batch must be (inputs, labels, ...); got {type(batch).__name__}"
+    )
+
+
+def loader_labels(loader, where: str):
+    """Every label a dataloader yields, concatenated, and the input shape of one row."""
+    import torch
+
+    labels, shape = [], None
+    for batch in loader:
+        x, y = batch_parts(batch, where)
+        shape = list(x.shape[1:]) if shape is None else shape
+        labels.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
+    if not labels:
+        raise DataError(f"{where}: the dataloader yields no batches")
+    return torch.cat(labels), shape
+
+
+def infer_task(cfg: AssayConfig, labels) -> tuple[str, list[Any]]:
+    """The task (``data.task``, else ``model.task``, else from the labels) and its classes:
+    integer labels are classes (two: binary), floating-point labels a regression target."""
+    import torch
+
+    declared = next(
+        (t for t in (cfg.data.task, getattr(cfg.model, "task", Task.auto)) if t is not Task.auto),
+        Task.auto,
+    )
+    integral = not torch.is_floating_point(labels) or bool(torch.all(labels == labels.round()))
+    if declared is Task.regression or (declared is Task.auto and not integral):
+        return "regression", []
+    classes = sorted(int(v) for v in torch.unique(labels).tolist())
+    if classes != list(range(len(classes))):
+        raise DataError(
+            f"data: class labels must be 0..k-1 for a LightningDataModule's classifier; "
+            f"the train split has {classes[:10]}"
+        )
+    if declared is Task.auto:
+        return ("binary" if len(classes) == 2 else "multiclass"), classes
+    return declared.name, classes
+
+
+def run_prepare_module(cfg: AssayConfig) -> StageRecord:
+    """Write ``profile.json`` (no split files: the DataModule splits) and the record."""
+    from assayml.data.module_files import combined_md5, file_identities
+
+    started = utc_now()
+    module = build_datamodule(cfg, "fit")  # prepare_data may write the files it reads
+    copy = revision_root(cfg)
+    identities = file_identities(cfg.paths.root_dir, list(cfg.data.files), copy)
+    target = cfg.data._target_
+    labels, shape = loader_labels(module.train_dataloader(), f"{target}.train_dataloader()")
+    task, classes = infer_task(cfg, labels)
+    rows = {"train": len(labels), "val": _rows(module, "val_dataloader")}
+    module.setup("test")
+    rows["test"] = _rows(module, "test_dataloader")
+    data = {
+        "md5": combined_md5(identities),
+        "source": SOURCE,
+        "name": cfg.data.name,
+        "datamodule": target,
+        "files": identities,
+        "rev": cfg.data.rev,
+    }
+    if cfg.data.rev is not None:
+        from assayml.records import resolve_rev
+
+        data["rev_commit"] = resolve_rev(cfg.paths.root_dir, cfg.data.rev)
+    profile = {
+        "source": SOURCE,
+        "task": task,
+        "classes": classes,
+        "target": "label",
+        "rows": rows,
+        "input_shape": shape,
+        "data": data,
+    }
+    out_dir = Path(cfg.paths.prepared_dir)
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / PROFILE_FILE, profile)
+        details = {"task": task, "rows": rows, "input_shape": shape}
+        inputs = [Path(cfg.paths.root_dir) / f for f in cfg.data.files if (copy is None)]
+        return finish_record(out, "prepare", cfg, data, _files_only(inputs), started, details)
+
+
+def run_features_module(cfg: AssayConfig) -> StageRecord:
+    """Write a note that there is no feature transform to fit, and the record."""
+    started = utc_now()
+    prepared = Path(cfg.paths.prepared_dir)
+    profile = read_json(prepared / PROFILE_FILE, "prepare")
+    out_dir = Path(cfg.paths.features_dir)
+    note = {
+        "transform": None,
+        "reason": f"data from {cfg.data._target_}: the DataModule transforms its own inputs",
+    }
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / NO_TRANSFORM_FILE, note)
+        details = {"features": None, "task": profile["task"]}
+        return finish_record(
+            out, "features", cfg, profile["data"], [prepared / PROFILE_FILE], started, details
+        )
+
+
+def module_profile(cfg: AssayConfig) -> dict[str, Any]:
+    """The profile ``prepare`` wrote for the DataModule (task, classes, shapes)."""
+    profile = read_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, "prepare")
+    if profile.get("source") != SOURCE:
+        raise ConfigError(
+            f"{cfg.paths.prepared_dir}/{PROFILE_FILE} was prepared from a table, but data is "
+            f"{cfg.data._target_}: run `assay prepare` with this config first"
+        )
+    return profile
+
+
+def _rows(module, method: str) -> int | None:
+    loader = getattr(module, method)()
+    dataset = getattr(loader, "dataset", None)
+    try:
+        return len(dataset) if dataset is not None else None
+    except TypeError:  # an iterable dataset has no length
+        return None
+
+
+def _files_only(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if p.is_file()]
+
+
+def _revision_paths(node: dict[str, Any], files: list[str], copy: Path) -> dict[str, Any]:
+    overrides = {}
+    for key, value in node.items():
+        if key in DATA_RESERVED or not isinstance(value, str):
+            continue
+        for rel in files:
+            norm = value.rstrip("/")
+            if norm == rel.rstrip("/") or norm.startswith(rel.rstrip("/") + "/"):
+                overrides[key] = str(copy / norm)
+    return overrides
+
+
+def _plain(value: Any) -> Any:
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,99 @@
+"""``assay evaluate`` on a user's LightningDataModule: the module's ``forward`` over the
+DataModule's dataloader for ``evaluate.split`` (``test_dataloader()`` by default), scored
+with the same torchmetrics code, uncertainty report and plots as our own models.
+
+With ``uncertainty=mc_dropout`` the module's dropout layers sample ``uncertainty.samples``
+passes per batch from the run's seed (the rest of the network in eval mode).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from assayml.config.schema import AssayConfig
+from assayml.errors import DataError
+from assayml.evaluate.metrics import compute_metrics
+from assayml.evaluate.plots import plot_data, plot_pngs
+from assayml.evaluate.uncertainty_report import uncertainty_report
+from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
+from assayml.models.inference import Predictions, Sampling
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, upstream_data, utc_now
+from assayml.uncertainty.plots import uncertainty_pngs
+from assayml.uncertainty.summaries import classification_summary, regression_summary
+from assayml.utils.io import atomic_outputs
+
+LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}
+
+
+def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
+    """Write ``metrics/evaluate.json``, ``plots/evaluate/*`` and the record."""
+    from assayml.stages.datamodule import build_datamodule, module_profile
+    from assayml.stages.evaluate import METRICS_FILE, PLOTS_SUBDIR
+
+    started = utc_now()
+    models = Path(cfg.paths.models_dir)
+    module, spec = load_model(models)
+    sampling = Sampling.from_extras(spec.extras)
+    classes = module_profile(cfg)["classes"]
+    split = cfg.evaluate.split
+    data = build_datamodule(cfg, "fit" if split != "test" else "test")
+    outputs, y = split_outputs(module, getattr(data, LOADERS[split])(), sampling, cfg)
+    pred = predictions(outputs, spec.task, cfg.evaluate.threshold, sampling)
+    metrics = {"split": split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
+    metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
+    plots = plot_data(pred, y, classes)
+    pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
+    if uncertainty_plots:
+        pngs |= uncertainty_pngs(uncertainty_plots)
+        plots |= uncertainty_plots
+    metrics_dir, plots_dir = Path(cfg.paths.metrics_dir), Path(cfg.paths.plots_dir) / PLOTS_SUBDIR
+    with atomic_outputs() as out:
+        out.own_dir(plots_dir)
+        out.write_json(metrics_dir / METRICS_FILE, metrics)
+        for name, content in plots.items():
+            out.write_json(plots_dir / name, content)
+        for name, blob in pngs.items():
+            out.write_bytes(plots_dir / name, blob)
+        details = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        inputs = [models / WEIGHTS_FILE, models / SPEC_FILE]
+        identity = upstream_data(cfg, "train")
+        return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
+
+
+@torch.no_grad()
+def split_outputs(module, loader, sampling: Sampling, cfg: AssayConfig):
+    """Raw outputs ``[S, rows, out]`` over every batch of ``loader`` and the labels."""
+    from assayml.stages.datamodule import batch_parts
+    from assayml.uncertainty.mc_dropout import mc_dropout_samples
+
+    module.eval()
+    parts, labels = [], []
+    for batch in loader:
+        x, y = batch_parts(batch, f"{cfg.data._target_} dataloader")
+        if sampling.mc_samples:
+            # max_rows=1: one pass per sample (inputs of any shape; no repeat along rows)
+            parts.append(mc_dropout_samples(module, x, sampling.mc_samples, sampling.seed, 1))
+        else:
+            parts.append(module(x).unsqueeze(0))
+        labels.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
+    if not parts:
+        raise DataError(f"{cfg.data._target_}: the {cfg.evaluate.split} dataloader is empty")
+    return torch.cat(parts, dim=1).double(), torch.cat(labels).numpy()
+
+
+def predictions(outputs: torch.Tensor, task: str, threshold: float, sampling: Sampling):
+    """Our :class:`Predictions` from a module's raw outputs (logits, or values)."""
+    if task == "regression":
+        summary = regression_summary(outputs[..., 0].numpy(), None, sampling.interval)
+        return Predictions("regression", summary.pop("mean"), None, outputs.numpy(), summary)
+    summary = classification_summary(torch.softmax(outputs, dim=-1).numpy())
+    probabilities = summary.pop("probabilities")
+    if task == "binary":
+        predicted = (probabilities[:, 1] >= threshold).astype(np.int64)
+    else:
+        predicted = probabilities.argmax(axis=1).astype(np.int64)
+    return Predictions(task, predicted, probabilities, outputs.numpy(), summary)

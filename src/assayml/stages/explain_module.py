@@ -1,0 +1,216 @@
+"""``assay explain`` on a user's LightningDataModule: Captum on the module's ``forward``.
+
+Inputs of any shape (images ``[channels, height, width]`` above all) are explained with the
+gradient and perturbation methods that need no table: Integrated Gradients (with its
+completeness error), saliency, occlusion, GradientSHAP and DeepLift; each explained row gets
+its attribution image (input, attributions, overlay). Methods that perturb table columns
+(KernelSHAP, LIME) and the global table explanations do not apply to such inputs: asking
+for them exits 2 saying so. Bias needs sensitive attributes, which a DataModule's batches
+do not carry: ``explain.json`` says so in ``bias_skipped``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from assayml.config.schema import AssayConfig
+from assayml.errors import ConfigError
+from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
+from assayml.records import StageRecord
+from assayml.stages.common import finish_record, upstream_data, utc_now
+from assayml.utils.io import atomic_outputs
+
+TENSOR_METHODS = ("integrated_gradients", "saliency", "occlusion", "gradient_shap", "deeplift")
+REPORT_DIR = "explain"
+
+
+def run_explain_module(cfg: AssayConfig) -> StageRecord:
+    """Write ``reports/explain/`` (explain.json, one attribution PNG per row and method)."""
+    from assayml.explain.plots import image_heatmap
+    from assayml.stages.datamodule import build_datamodule, module_profile
+    from assayml.stages.evaluate_module import LOADERS, predictions, split_outputs
+
+    started = utc_now()
+    ecfg = cfg.explain
+    unusable = [m for m in ecfg.methods if m not in TENSOR_METHODS]
+    if unusable:
+        raise ConfigError(
+            f"explain.methods {unusable}: these perturb table columns; a DataModule's inputs "
+            f"are tensors (images): choose from {list(TENSOR_METHODS)}"
+        )
+    module, spec = load_model(Path(cfg.paths.models_dir))
+    profile = module_profile(cfg)
+    data = build_datamodule(cfg, "fit" if ecfg.split != "test" else "test")
+    x, y = split_inputs(getattr(data, LOADERS[ecfg.split])(), cfg)
+    from assayml.models.inference import Sampling
+
+    outputs, _ = split_outputs(module, [(x, torch.as_tensor(y))], Sampling(), cfg)
+    pred = predictions(outputs, spec.task, cfg.evaluate.threshold, Sampling())
+    rows = chosen_rows(ecfg.rows, pred, y)
+    seed = cfg.seed if ecfg.seed is None else ecfg.seed
+    baseline = torch.zeros_like(x[:1]) if ecfg.baseline == "zeros" else x.mean(0, keepdim=True)
+    shape = list(x.shape[1:])
+    entries, pngs = [], {}
+    for row in rows:
+        target = int(pred.predicted[row]) if spec.task != "regression" else 0
+        maps = attribute(module, x[row : row + 1], baseline, target, ecfg, seed)
+        entry: dict[str, Any] = {
+            "row": row,
+            "label": _number(y[row]),
+            "predicted": _number(pred.predicted[row]),
+            "target_class": target if spec.task != "regression" else None,
+            "methods": {},
+        }
+        if pred.probabilities is not None:
+            entry["probability"] = float(pred.probabilities[row, target])
+        for method, (values, extra) in maps.items():
+            entry["methods"][method] = {
+                "sum": float(values.sum()),
+                "abs_sum": float(np.abs(values).sum()),
+                "top": top_positions(values, 5),
+                **extra,
+            }
+            image = x[row].numpy()
+            plane = _plane(image, shape)
+            pngs[f"row_{row}_{method}.png"] = image_heatmap(
+                row, plane, _plane(values, shape), list(plane.shape), method
+            )
+        entries.append(entry)
+    report = {
+        "kind": "tensor",
+        "input_shape": shape,
+        "split": ecfg.split,
+        "methods": list(ecfg.methods),
+        "baseline": ecfg.baseline,
+        "rows": entries,
+        "bias_skipped": (
+            "no bias.json: bias metrics read sensitive attributes, and the batches of "
+            f"{cfg.data._target_} carry none"
+        ),
+        "classes": profile["classes"],
+    }
+    out_dir = Path(cfg.paths.reports_dir) / REPORT_DIR
+    with atomic_outputs() as out:
+        out.own_dir(out_dir)
+        out.write_json(out_dir / "explain.json", report)
+        for name, blob in pngs.items():
+            out.write_bytes(out_dir / name, blob)
+        models = Path(cfg.paths.models_dir)
+        details = {"rows": len(rows), "methods": list(ecfg.methods), "bias": "skipped"}
+        ig = [
+            e["methods"]["integrated_gradients"]["completeness_error"]
+            for e in entries
+            if "integrated_gradients" in e["methods"]
+        ]
+        if ig:
+            details["ig_completeness_error_max"] = max(ig)
+        inputs = [models / WEIGHTS_FILE, models / SPEC_FILE]
+        return finish_record(
+            out, "explain", cfg, upstream_data(cfg, "train"), inputs, started, details
+        )
+
+
+def split_inputs(loader, cfg: AssayConfig) -> tuple[torch.Tensor, np.ndarray]:
+    """Every input and label of a dataloader, stacked."""
+    from assayml.stages.datamodule import batch_parts
+
+    xs, ys = [], []
+    for batch in loader:
+        x, y = batch_parts(batch, f"{cfg.data._target_} dataloader")
+        xs.append(torch.as_tensor(x).float())
+        ys.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
+    return torch.cat(xs), torch.cat(ys).numpy()
+
+
+def chosen_rows(selector: Any, pred, y: np.ndarray) -> list[int]:
+    """The rows ``explain.rows`` names: indices, first:k, most_uncertain:k, misclassified:k."""
+    n = len(y)
+    if isinstance(selector, (list, tuple)):
+        bad = [i for i in selector if not 0 <= int(i) < n]
+        if bad:
+            raise ConfigError(f"explain.rows: {bad} outside the split's {n} rows")
+        return [int(i) for i in selector]
+    kind, _, count = str(selector).partition(":")
+    k = int(count or 5)
+    if kind == "most_uncertain" and "predictive_entropy" in pred.uncertainty:
+        return [
+            int(i) for i in np.argsort(-pred.uncertainty["predictive_entropy"], kind="stable")[:k]
+        ]
+    if kind == "misclassified" and pred.probabilities is not None:
+        return [int(i) for i in np.flatnonzero(pred.predicted != y)[:k]]
+    return list(range(min(k, n)))
+
+
+def attribute(module, x: torch.Tensor, baseline: torch.Tensor, target, ecfg, seed: int):
+    """``{method: (attributions like x[0] as numpy, extra facts)}`` for one input ``x``."""
+    from captum import attr
+
+    torch.manual_seed(seed)
+    target = None if target is None else int(target)
+    results: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+    x = x.clone().requires_grad_(True)
+    for method in ecfg.methods:
+        extra: dict[str, Any] = {}
+        if method == "integrated_gradients":
+            values, delta = attr.IntegratedGradients(module).attribute(
+                x,
+                baselines=baseline,
+                target=target,
+                n_steps=ecfg.steps,
+                return_convergence_delta=True,
+            )
+            extra["completeness_error"] = float(delta.abs().max())
+        elif method == "saliency":
+            values = attr.Saliency(module).attribute(x, target=target, abs=True)
+        elif method == "occlusion":
+            window = tuple([x.shape[1]] + [max(1, s // 4) for s in x.shape[2:]])
+            strides = tuple([x.shape[1]] + [max(1, s // 8) for s in x.shape[2:]])
+            values = attr.Occlusion(module).attribute(
+                x,
+                sliding_window_shapes=window,
+                strides=strides,
+                baselines=baseline,
+                target=target,
+            )
+        elif method == "gradient_shap":
+            values = attr.GradientShap(module).attribute(
+                x,
+                baselines=torch.cat([baseline, torch.zeros_like(baseline)]),
+                target=target,
+                n_samples=min(ecfg.samples, 50),
+            )
+        else:  # deeplift
+            values = attr.DeepLift(module).attribute(x, baselines=baseline, target=target)
+        results[method] = (values.detach()[0].numpy().astype(np.float64), extra)
+    return results
+
+
+def top_positions(values: np.ndarray, k: int) -> list[dict[str, Any]]:
+    """The ``k`` positions (index tuples) with the largest |attribution|."""
+    flat = np.argsort(-np.abs(values).ravel(), kind="stable")[:k]
+    return [
+        {
+            "position": [int(i) for i in np.unravel_index(j, values.shape)],
+            "value": float(values.ravel()[j]),
+        }
+        for j in flat
+    ]
+
+
+def _plane(values: np.ndarray, shape: list[int]) -> np.ndarray:
+    """A 2-D picture of an input or its attributions: channels summed for images, a row
+    for flat inputs."""
+    if len(shape) >= 3:
+        return values.reshape(shape).sum(axis=0)
+    if len(shape) == 2:
+        return values.reshape(shape)
+    return values.reshape(1, -1)
+
+
+def _number(value: Any) -> Any:
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if float(value).is_integer() else float(value)
