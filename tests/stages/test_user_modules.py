@@ -1,0 +1,272 @@
+"""A user's own LightningModule and LightningDataModule through the lifecycle: the shipped
+digits-folder example end to end, determinism, misspelt keys, trust, and user code in the
+project root (importable without PYTHONPATH)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assayml.config import compose, to_typed
+from assayml.errors import ConfigError
+from tests.conftest import REPO, TINY, cli_env
+
+DIGITS = (
+    "experiment=digits_folder",
+    "trainer.max_epochs=2",
+    "explain.steps=50",
+    "explain.rows=first:2",
+)
+
+
+def digits_cfg(root: Path, *overrides: str):
+    return to_typed(compose([*TINY, *DIGITS, *overrides], root / "conf"))
+
+
+@pytest.fixture(scope="session")
+def digits_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits-folder example run once through every pipeline stage."""
+    from assayml.stages.table import STAGE_NAMES, get_stage
+
+    root = tmp_path_factory.mktemp("digits_folder")
+    shutil.copytree(REPO / "conf", root / "conf")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        cfg = digits_cfg(root)
+        for name in STAGE_NAMES:
+            get_stage(name).run(cfg)
+    return root
+
+
+def test_prepare_profiles_the_datamodule_and_hashes_its_folder(digits_project: Path) -> None:
+    from assayml.data.module_files import content_md5
+
+    profile = json.loads((digits_project / "data/prepared/profile.json").read_text())
+    assert profile["task"] == "multiclass"
+    assert profile["classes"] == list(range(10))
+    assert profile["input_shape"] == [1, 8, 8]
+    assert sum(profile["rows"].values()) == 1797
+    folder = digits_project / "data/raw/digits_png"
+    assert len(list(folder.glob("*/*.png"))) == 1797
+    files = profile["data"]["files"]["data/raw/digits_png"]
+    assert files["md5"] == content_md5(folder)
+    assert files["md5"].endswith(".dir")
+    record = json.loads((digits_project / "records/train.json").read_text())
+    assert record["data"]["files"] == profile["data"]["files"]
+
+
+def test_folder_hash_is_dvcs(tmp_path: Path) -> None:
+    """Our folder hash equals what `dvc add` writes into the .dvc file."""
+    from assayml.data.module_files import content_md5, tracked_md5
+    from tests.repo_helpers import dvc, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    (repo / "d" / "a").mkdir(parents=True)
+    (repo / "d" / "a" / "x.txt").write_text("hi\n")
+    (repo / "d" / "y.bin").write_bytes(bytes(range(256)))
+    dvc(repo, "add", "-q", "d")
+    assert tracked_md5(repo, "d") == content_md5(repo / "d")
+
+
+def test_evaluate_metrics_match_an_independent_computation(digits_project: Path) -> None:
+    """Accuracy and macro F1 from scikit-learn on the module's own predictions over the
+    DataModule's test split equal what evaluate wrote."""
+    import torch
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from assayml.examples.digits_folder import DigitsFolderDataModule
+    from assayml.models.artifact import load_model
+
+    metrics = json.loads((digits_project / "metrics/evaluate.json").read_text())
+    module, spec = load_model(digits_project / "models")
+    assert spec.kind == "lightning_module"
+    data = DigitsFolderDataModule(root=str(digits_project / "data/raw/digits_png"), seed=42)
+    data.setup("test")
+    xs, ys = zip(*data.test_dataloader(), strict=True)
+    with torch.no_grad():
+        predicted = module(torch.cat(xs)).argmax(dim=1).numpy()
+    y = torch.cat(ys).numpy()
+    assert metrics["rows"] == len(y) == 270
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y, predicted), abs=1e-6)
+    assert metrics["f1"] == pytest.approx(f1_score(y, predicted, average="macro"), abs=1e-6)
+    assert metrics["accuracy"] > 0.5  # two epochs learn digits well past chance (0.1)
+    matrix = np.asarray(metrics["confusion_matrix"])
+    assert matrix.sum() == len(y) and np.trace(matrix) == (predicted == y).sum()
+
+
+def test_explain_attributes_images_with_captum(digits_project: Path) -> None:
+    report = json.loads((digits_project / "reports/explain/explain.json").read_text())
+    assert report["kind"] == "tensor" and report["input_shape"] == [1, 8, 8]
+    assert [r["row"] for r in report["rows"]] == [0, 1]
+    for row in report["rows"]:
+        assert set(row["methods"]) == {"integrated_gradients", "saliency", "occlusion"}
+        # completeness: IG attributions sum to f(x) - f(baseline), up to the path error
+        assert row["methods"]["integrated_gradients"]["completeness_error"] < 0.05
+        for method in row["methods"]:
+            png = digits_project / f"reports/explain/row_{row['row']}_{method}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "carry none" in report["bias_skipped"]
+
+
+def test_monitor_says_why_a_datamodule_baseline_cannot_check_inputs(
+    digits_project: Path, tmp_path: Path
+) -> None:
+    constraints = json.loads((digits_project / "monitoring/constraints.json").read_text())
+    assert constraints["inputs"]["monitored"] is False
+    statistics = json.loads((digits_project / "monitoring/statistics.json").read_text())
+    assert sum(statistics["prediction"]["distribution"]["counts"].values()) == 270
+    current = tmp_path / "rows.csv"
+    current.write_text("a,b\n1,2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "assayml.cli.main", "monitor", str(current)],
+        cwd=digits_project,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "input drift is not monitored" in result.stderr
+
+
+def test_same_seed_same_weights_for_a_user_module(digits_project: Path, tmp_path) -> None:
+    """Training the user's module again with the same seed gives bit-identical weights."""
+    from assayml.stages.table import get_stage
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(digits_project)
+        cfg = digits_cfg(digits_project, f"paths.models_dir={tmp_path}/models")
+        get_stage("train").run(cfg)
+    first = (digits_project / "models/model.safetensors").read_bytes()
+    assert (tmp_path / "models/model.safetensors").read_bytes() == first
+
+
+def test_loading_checks_every_target_of_a_user_module(digits_project: Path) -> None:
+    """A model folder names the module and its nested network: trusting the module alone
+    does not let the network be imported."""
+    from assayml.models.artifact import load_model
+    from assayml.models.trust import BuilderTrust, UntrustedBuilder
+
+    module_only = BuilderTrust(targets=frozenset({"assayml.examples.digits_folder.DigitsCNN"}))
+    with pytest.raises(UntrustedBuilder, match="SmallCNN"):
+        load_model(digits_project / "models", trust=module_only)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.net.chanels=8", "model.net.chanels"),
+        ("model.optimizer.lrr=0.1", "model.optimizer.lrr"),
+        ("model.scheduler.step_sz=2", "model.scheduler.step_sz"),
+        ("+model.hidden_size=3", "hidden_size"),
+        ("+data.batchsize=3", "batchsize"),
+    ],
+)
+def test_a_misspelt_key_of_a_user_module_fails_by_name(project: Path, override, key) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        to_typed(compose([*TINY, "experiment=digits_folder", override], project / "conf"))
+
+
+def test_a_datamodule_with_a_tabular_network_exits_2_saying_why(project: Path) -> None:
+    from assayml.stages.table import get_stage
+
+    cfg = to_typed(compose([*TINY, "data=digits_folder", "model=mlp"], project / "conf"))
+    get_stage("prepare").run(cfg)
+    with pytest.raises(ConfigError, match="needs model._target_ naming a LightningModule"):
+        get_stage("train").run(cfg)
+
+
+USER_CODE = '''
+    """A user's own module and data, in the project root (not installed)."""
+    import lightning.pytorch as pl
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class Blobs(pl.LightningDataModule):
+        def __init__(self, rows: int = 300, seed: int = 0):
+            super().__init__()
+            self.rows, self.seed = rows, seed
+
+        def setup(self, stage=None):
+            g = torch.Generator().manual_seed(self.seed)
+            y = torch.randint(0, 2, (self.rows,), generator=g)
+            x = torch.randn(self.rows, 4, generator=g) + y[:, None] * 3.0
+            n = self.rows // 5
+            self.parts = {"test": (x[:n], y[:n]), "val": (x[n:2*n], y[n:2*n]), "train": (x[2*n:], y[2*n:])}
+
+        def _loader(self, part):
+            return DataLoader(TensorDataset(*self.parts[part]), batch_size=32)
+
+        def train_dataloader(self):
+            return self._loader("train")
+
+        def val_dataloader(self):
+            return self._loader("val")
+
+        def test_dataloader(self):
+            return self._loader("test")
+
+
+    class OneLogit(pl.LightningModule):
+        def __init__(self, hidden: int = 8, lr: float = 0.3):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+            self.lr = lr
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.binary_cross_entropy_with_logits(self(x)[:, 0], y.float())
+
+        def validation_step(self, batch, _):
+            x, y = batch
+            loss = nn.functional.binary_cross_entropy_with_logits(self(x)[:, 0], y.float())
+            self.log("val/loss", loss)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+'''
+
+
+def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) -> None:
+    """`assay run` imports `mycode` from the project root, in every stage; one logit for
+    two classes is read as a binary classifier."""
+    (project / "mycode").mkdir()
+    (project / "mycode" / "__init__.py").write_text("")
+    (project / "mycode" / "blobs.py").write_text(textwrap.dedent(USER_CODE))
+    (project / "conf" / "model" / "one_logit.yaml").write_text("_target_: mycode.blobs.OneLogit\n")
+    (project / "conf" / "data" / "blobs.yaml").write_text("_target_: mycode.blobs.Blobs\n")
+    env = cli_env()
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assayml.cli.main",
+            "run",
+            "data=blobs",
+            "model=one_logit",
+            "explain.methods=[integrated_gradients]",
+            "explain.steps=20",
+            *TINY,
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((project / "metrics/evaluate.json").read_text())
+    assert json.loads((project / "models/model.json").read_text())["task"] == "binary"
+    assert metrics["accuracy"] > 0.8  # the blobs are three standard deviations apart
