@@ -178,7 +178,7 @@ def test_a_datamodule_with_a_tabular_network_exits_2_saying_why(project: Path) -
 
     cfg = to_typed(compose([*TINY, "data=digits_folder", "model=mlp"], project / "conf"))
     get_stage("prepare").run(cfg)
-    with pytest.raises(ConfigError, match="needs model._target_ naming a LightningModule"):
+    with pytest.raises(ConfigError, match=r"needs model\._target_ naming a LightningModule"):
         get_stage("train").run(cfg)
 
 
@@ -200,7 +200,8 @@ USER_CODE = '''
             y = torch.randint(0, 2, (self.rows,), generator=g)
             x = torch.randn(self.rows, 4, generator=g) + y[:, None] * 3.0
             n = self.rows // 5
-            self.parts = {"test": (x[:n], y[:n]), "val": (x[n:2*n], y[n:2*n]), "train": (x[2*n:], y[2*n:])}
+            cuts = {"test": slice(0, n), "val": slice(n, 2 * n), "train": slice(2 * n, None)}
+            self.parts = {name: (x[cut], y[cut]) for name, cut in cuts.items()}
 
         def _loader(self, part):
             return DataLoader(TensorDataset(*self.parts[part]), batch_size=32)
