@@ -121,6 +121,9 @@ def build_module(cfg: AssayConfig, data: FeatureDataModule, out_features: int, t
         fused_steps=fused,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         head=model_head(cfg, task),
+        scheduler=cfg.model.scheduler,
+        monitor=cfg.train.monitor,
+        gradient_clip_algorithm=getattr(cfg.trainer, "gradient_clip_algorithm", None),
     )
 
 
@@ -177,13 +180,23 @@ def build_model(cfg: AssayConfig, in_features: int, out_features: int) -> torch.
 
 
 def fused_steps(cfg: AssayConfig) -> int:
-    """``train.fused_steps``, or 1 where every step must pass through Lightning: under a
-    distributed strategy (one backward per wrapped forward) and with 16-bit mixed
-    precision (Lightning's gradient scaler)."""
+    """``train.fused_steps``, or 1 where every step must pass through Lightning's automatic
+    optimisation: under a distributed strategy (one backward per wrapped forward), with
+    16-bit mixed precision (Lightning's gradient scaler), with gradient accumulation (which
+    Lightning refuses in manual optimisation), and with a ReduceLROnPlateau stepped every
+    step (its metric is only known per Lightning step)."""
+    from assayml.train.optim import is_plateau
+
     t = cfg.trainer
     devices = t.devices if isinstance(t.devices, int) else 2  # a list or "auto": maybe many
-    distributed = "ddp" in t.strategy or "fsdp" in t.strategy or "deepspeed" in t.strategy
-    if distributed or devices > 1 or t.num_nodes > 1 or t.precision.startswith("16"):
+    strategy = str(t.strategy)
+    distributed = "ddp" in strategy or "fsdp" in strategy or "deepspeed" in strategy
+    accumulate = getattr(t, "accumulate_grad_batches", 1) or 1
+    scheduler = cfg.model.scheduler
+    plateau_per_step = is_plateau(scheduler) and scheduler.get("interval") == "step"
+    if distributed or devices > 1 or t.num_nodes > 1 or str(t.precision).startswith("16"):
+        return 1
+    if accumulate != 1 or plateau_per_step:
         return 1
     return cfg.train.fused_steps
 

@@ -10,6 +10,13 @@ So: batches are tensor slices (``batches.py``), losses are kept on the device an
 once per epoch, and ``fused_steps`` optimiser steps run inside one Lightning step, with the
 same data order and arithmetic as one step per call (a test checks the weights are equal).
 
+Fused steps use Lightning's public manual optimisation: ``LightningOptimizer.step`` (which
+advances ``trainer.global_step`` and fires ``on_before_optimizer_step``), ``manual_backward``
+and ``clip_gradients``. Lightning steps no scheduler in manual mode, so this module steps it
+where automatic optimisation would: ``interval: step`` after every ``frequency``-th optimiser
+step of the epoch, ``interval: epoch`` after the epoch's last training batch (before
+validation), ReduceLROnPlateau after the epoch (validation included) with its metric.
+
 An ensemble (``models/ensemble.py``) trains through the same steps: its batches are
 ``[k, rows, features]`` (each member its own rows), its outputs ``[k, rows, out]``, and the
 loss is the sum of the members' losses.
@@ -17,12 +24,15 @@ loss is the sum of the members' losses.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from assayml.config.models import Optimizer
+from assayml.errors import ConfigError
 from assayml.train.losses import member_losses, point_prediction
+from assayml.train.optim import build_optimization
 
 
 class AssayModule(pl.LightningModule):
@@ -32,11 +42,14 @@ class AssayModule(pl.LightningModule):
         task: str,
         lr: float,
         weight_decay: float = 0.0,
-        optimizer: str = "adam",
+        optimizer: Any = "adam",
         batch_size: int = 64,
         fused_steps: int = 1,
         gradient_clip_val: float | None = None,
         head: str = "logits",
+        scheduler: dict[str, Any] | None = None,
+        monitor: str = "val/loss",
+        gradient_clip_algorithm: str | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -44,15 +57,17 @@ class AssayModule(pl.LightningModule):
         self.task, self.head = task, head
         self.lr = lr
         self.weight_decay = weight_decay
-        self.optimizer_name = getattr(optimizer, "name", optimizer)
+        self.optimizer_spec, self.scheduler_spec, self.monitor = optimizer, scheduler, monitor
         self.batch_size = batch_size
         self.fused = fused_steps > 1
-        self.clip = gradient_clip_val
+        self.clip, self.clip_algorithm = gradient_clip_val, gradient_clip_algorithm or "norm"
         # Fused steps call the optimiser themselves; Lightning clips only in automatic mode.
         self.automatic_optimization = not self.fused
         self.member_val_loss: torch.Tensor | None = None  # [k] after each validation epoch
         self._sums: dict[str, list[torch.Tensor]] = {}  # per-batch sums, reduced per epoch
         self._counts: dict[str, int] = {}
+        self._epoch_steps = 0  # optimiser steps this epoch (fused: step-interval schedulers)
+        self._plateau: dict[str, Any] = {}  # fused: a ReduceLROnPlateau's monitor and strict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[batch, features] (or [k, batch, features]) -> [(k,) batch, outputs]."""
@@ -67,25 +82,31 @@ class AssayModule(pl.LightningModule):
             loss = self.loss(self(x), y)
             self._accumulate("train/loss", loss.detach() * y.shape[-1] / self.members, y.shape[-1])
             return loss * weight[0] if weight else loss
-        wrapper = self.optimizers()
-        optimizer = wrapper.optimizer  # the torch optimiser itself: no per-step hooks
+        optimizer = self.optimizers()  # a LightningOptimizer: its step() counts global_step
         for start in range(0, y.shape[-1], self.batch_size):  # rows are the last y dim
             rows = slice(start, start + self.batch_size)
             xb, yb = x[..., rows, :], y[..., rows]
             loss = self.loss(self.net(xb), yb)
             optimizer.zero_grad()
-            loss.backward()
+            self.manual_backward(loss)
             if self.clip:
-                nn.utils.clip_grad_norm_(self.parameters(), self.clip)
-            # Lightning's own step counter (trainer.global_step, which checkpointing reads)
-            # is advanced by these two callbacks around every optimiser step.
-            wrapper._on_before_step()
+                self.clip_gradients(optimizer, self.clip, self.clip_algorithm)
             optimizer.step()
-            wrapper._on_after_step()
+            self._epoch_steps += 1
+            self._step_schedulers("step", self._epoch_steps)
             self._accumulate(
                 "train/loss", loss.detach() * yb.shape[-1] / self.members, yb.shape[-1]
             )
         return None
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_steps = 0
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Where automatic optimisation steps epoch-interval schedulers: after the epoch's
+        # last batch, before validation (whose checkpoint then holds the stepped state).
+        if self.fused and batch_idx + 1 == self.trainer.num_training_batches:
+            self._step_schedulers("epoch", self.current_epoch + 1)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         x, y = batch
@@ -102,20 +123,59 @@ class AssayModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._log_means("train/")
+        if self.fused and self._plateau:
+            self._step_plateau()
 
     def on_validation_epoch_end(self) -> None:
         member = self._mean("val/member_loss")
         self.member_val_loss = member if member is not None and member.dim() else None
         self._log_means("val/")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = self.net.parameters()
-        kind = Optimizer[self.optimizer_name]
-        if kind is Optimizer.sgd:
-            return torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
-        if kind is Optimizer.adamw:
-            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+    def configure_optimizers(self):
+        config = build_optimization(
+            self.net.parameters(),
+            self.optimizer_spec,
+            self.scheduler_spec,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            monitor=self.monitor,
+        )
+        if self.fused and isinstance(config, dict):
+            # Manual optimisation: this module steps the scheduler (Lightning warns about and
+            # ignores monitor and strict there), so it keeps them itself.
+            scheduler = config["lr_scheduler"]
+            if isinstance(scheduler["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self._plateau = {
+                    "monitor": scheduler.pop("monitor"),
+                    "strict": scheduler.pop("strict", True),
+                }
+        return config
+
+    def _step_schedulers(self, interval: str, index: int) -> None:
+        """Fused mode: step the non-plateau schedulers due at this step or epoch (``index``
+        1-based), as Lightning's automatic optimisation would."""
+        for config in self.trainer.lr_scheduler_configs:
+            plateau = isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            if not plateau and config.interval == interval and index % config.frequency == 0:
+                config.scheduler.step()
+
+    def _step_plateau(self) -> None:
+        """Fused mode: step ReduceLROnPlateau after the epoch on its monitored metric."""
+        for config in self.trainer.lr_scheduler_configs:
+            if not isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                continue
+            if (self.current_epoch + 1) % config.frequency:
+                continue
+            value = self.trainer.callback_metrics.get(self._plateau["monitor"])
+            if value is None:
+                if self._plateau["strict"]:
+                    raise ConfigError(
+                        f"model.scheduler: ReduceLROnPlateau watches "
+                        f"'{self._plateau['monitor']}', which this run does not log "
+                        f"(it logs {', '.join(self.trainer.callback_metrics) or 'nothing'})"
+                    )
+                continue
+            config.scheduler.step(value)
 
     def _accumulate(self, name: str, total: torch.Tensor, count: int) -> None:
         # Appending costs ~1 us; arithmetic on every step would cost ten times that.
