@@ -14,6 +14,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from assayml.config.trainer_schema import LightningTrainerArgs, check_owned_elsewhere
+
 
 class DataSource(Enum):
     builtin = "builtin"  # a set bundled with scikit-learn, or our seeded generator
@@ -203,7 +205,10 @@ class FeaturesConfig:
 
 
 @dataclass
-class TrainerConfig:
+class TrainerConfig(LightningTrainerArgs):
+    """Every ``lightning.pytorch.Trainer`` argument (see trainer_schema.py); ours differ
+    from Lightning's defaults where set here."""
+
     accelerator: str = "cpu"  # cpu | gpu | auto (Lightning's names)
     devices: Any = 1  # count, list of ids, or "auto"
     strategy: str = "auto"  # auto | ddp | ddp_spawn ... (Lightning's names)
@@ -213,13 +218,16 @@ class TrainerConfig:
     min_epochs: int = 1
     deterministic: bool = True  # reproducibility rule: never off on CPU
     gradient_clip_val: float | None = None
-    enable_progress_bar: bool = True
-    limit_train_batches: float | None = None  # debugging: fraction or count of batches
-    limit_val_batches: float | None = None
+    enable_progress_bar: bool = True  # callbacks.progress_bar, unless --quiet
+    num_sanity_val_steps: int | None = 0  # the first validation comes after epoch 1
+    log_every_n_steps: int | None = 1  # the module logs epoch means only (module.py)
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1 or self.min_epochs < 0 or self.min_epochs > self.max_epochs:
             raise ValueError("need 0 <= min_epochs <= max_epochs and max_epochs >= 1")
+        if self.accumulate_grad_batches < 1:
+            raise ValueError("accumulate_grad_batches must be at least 1")
+        check_owned_elsewhere(self)
 
 
 class MonitorMode(Enum):
@@ -262,14 +270,31 @@ class LoggerKind(Enum):
     tensorboard = "tensorboard"
     mlflow = "mlflow"
     none = "none"
+    many = "many"  # the kinds in `loggers`, at once
 
 
 @dataclass
 class LoggerConfig:
     name: LoggerKind = LoggerKind.dvclive
-    save_dir: str = "${paths.out_dir}/dvclive"
+    save_dir: str = "${paths.out_dir}/dvclive"  # many: each of `loggers` in save_dir/<kind>
     experiment_name: str = "assay"  # tensorboard / mlflow experiment
     tracking_uri: str | None = None  # mlflow; None: a local store under save_dir
+    loggers: list[LoggerKind] = field(default_factory=list)  # name=many: which, in order
+    dvclive_dir: str = "${paths.out_dir}/dvclive"  # name=many: DVCLive's (dvc.yaml reads it)
+    # Your own loggers, run besides the above: name -> {_target_: a Lightning Logger class,
+    # its keyword arguments} (checked against its signature when training starts).
+    custom: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        kinds = [kind.name for kind in self.loggers]
+        if self.name is LoggerKind.many:
+            if not kinds or {"many", "none"} & set(kinds) or len(set(kinds)) != len(kinds):
+                raise ValueError(
+                    f"logger=many needs logger.loggers: distinct kinds among dvclive, csv, "
+                    f"tensorboard, mlflow; got {kinds}"
+                )
+        elif kinds:
+            raise ValueError(f"logger.loggers applies to logger=many, not logger={self.name.name}")
 
 
 @dataclass
@@ -510,6 +535,12 @@ class AssayConfig:
     model: Any = MISSING  # per-model schema, see config/models.py
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
+    # name -> {_target_: a Lightning Callback class, its keyword arguments}, or null (off)
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # labels for the run: loggers, model card
+    # A Lightning checkpoint under the project root: `assay train` resumes from it,
+    # `assay evaluate` evaluates its weights instead of models/.
+    ckpt_path: str | None = None
     paths: PathsConfig = field(default_factory=PathsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from assayml.config.schema import AssayConfig, UncertaintyMethod
-from assayml.errors import ArtifactError
+from assayml.errors import ArtifactError, ConfigError
 from assayml.models.build import architecture_kwargs, build_network
 from assayml.models.ensemble import stack_members
 from assayml.models.heads import head_for
@@ -51,15 +51,12 @@ def fit_network(
     from assayml.train.distributed import cluster_plugins, ddp_workers
 
     module = build_module(cfg, data, out_features, task)
-    checkpoint, callbacks = _callbacks(cfg)
+    from assayml.train.run_state import RunStateCheckpoint
+
+    checkpoint, callbacks = configured_callbacks(cfg)
+    callbacks.append(RunStateCheckpoint(cfg))
     members = BestMembers() if data.members else None
     callbacks += [members] if members else []
-    from assayml.verbosity import quiet
-
-    if cfg.trainer.enable_progress_bar and not quiet():
-        from assayml.train.progress import build_progress
-
-        callbacks.append(build_progress(len(data.train_dataloader())))
     if cfg.tune.trial_id is not None:
         from assayml.experiments.tune import pruning_callbacks
 
@@ -80,13 +77,14 @@ def fit_network(
     if members is not None and members.state is not None:
         state = members.state
         best_epoch = max(set(members.best_epoch), key=members.best_epoch.count)
-    elif checkpoint.best_model_path:
+    elif checkpoint is not None and checkpoint.best_model_path:
+        # Empty without a validated epoch (trainer.fast_dev_run): the last weights stand.
         state, best_epoch = read_checkpoint(checkpoint.best_model_path)
     module.net.load_state_dict(state)
     early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
     return FitResult(
         state_dict=state,
-        best_score=_float(checkpoint.best_model_score),
+        best_score=_float(checkpoint.best_model_score) if checkpoint is not None else None,
         best_epoch=best_epoch,
         net=module.net.eval(),
         epochs=trainer.current_epoch,
@@ -128,38 +126,65 @@ def build_module(cfg: AssayConfig, data: FeatureDataModule, out_features: int, t
 
 
 def build_trainer(cfg: AssayConfig, callbacks: list[Any], **overrides: Any):
-    """A Lightning Trainer from the ``trainer`` group; ``overrides`` win (tests, benchmarks)."""
+    """A Lightning Trainer from the ``trainer`` group (every Trainer argument), the
+    ``logger`` group's loggers (each given the run's hyperparameters) and the ``callbacks``
+    group plus ``callbacks`` (the caller's internal ones). If ``callbacks`` already holds
+    the group's (from :func:`configured_callbacks`), it is not built again. ``overrides``
+    win over the config (tests, benchmarks, DDP workers' ``logger=False``)."""
     import lightning.pytorch as pl
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, ProgressBar
 
-    from assayml.train.loggers import build_logger
-    from assayml.verbosity import quiet
+    from assayml.train.callbacks import CONFIGURED, build_callbacks, drop_unloggable
+    from assayml.train.loggers import build_loggers, log_run_hyperparameters
 
-    t = cfg.trainer
-    if t.accelerator in ("gpu", "cuda", "auto") and t.deterministic:
+    if cfg.trainer.accelerator in ("gpu", "cuda", "auto") and cfg.trainer.deterministic:
         # cuBLAS needs a fixed workspace for deterministic matrix products on CUDA.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    kwargs: dict[str, Any] = {
-        "accelerator": t.accelerator,
-        "devices": t.devices,
-        "strategy": t.strategy,
-        "num_nodes": t.num_nodes,
-        "precision": t.precision,
-        "max_epochs": t.max_epochs,
-        "min_epochs": t.min_epochs,
-        "deterministic": t.deterministic,
-        "gradient_clip_val": t.gradient_clip_val,
-        "enable_progress_bar": t.enable_progress_bar and not quiet(),
-        "limit_train_batches": t.limit_train_batches,
-        "limit_val_batches": t.limit_val_batches,
-        "logger": build_logger(cfg.logger, resume=cfg.train.resume),
+    if not any(hasattr(c, CONFIGURED) for c in callbacks):
+        callbacks = [*build_callbacks(cfg), *callbacks]
+    kwargs = trainer_arguments(cfg)
+    kwargs["logger"] = overrides.pop("logger", None)
+    if kwargs["logger"] is None:
+        kwargs["logger"] = build_loggers(cfg) or False
+    callbacks = drop_unloggable(callbacks, has_logger=bool(kwargs["logger"]))
+    kwargs |= {
         "callbacks": callbacks,
         "default_root_dir": cfg.paths.checkpoints_dir,
-        "num_sanity_val_steps": 0,
-        "enable_model_summary": False,
-        "log_every_n_steps": 1,  # only epoch-level values are logged (module.py)
+        # What runs is what the callbacks group holds: Lightning adds none of its own.
+        "enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        "enable_model_summary": any(isinstance(c, ModelSummary) for c in callbacks),
+        "enable_progress_bar": any(isinstance(c, ProgressBar) for c in callbacks),
     }
     kwargs.update(overrides)
-    return pl.Trainer(**kwargs)
+    try:
+        trainer = pl.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, TypeError) as err:
+        raise ConfigError(f"trainer: {err}") from err
+    log_run_hyperparameters(trainer.loggers, cfg)
+    return trainer
+
+
+def trainer_arguments(cfg: AssayConfig) -> dict[str, Any]:
+    """The ``trainer`` group as ``Trainer`` keyword arguments, minus those other groups own;
+    an argument the installed Lightning lacks is dropped at its default, refused if set."""
+    import dataclasses
+
+    from assayml.config.trainer_schema import OWNED_ELSEWHERE, LightningTrainerArgs, live_arguments
+
+    live = live_arguments()
+    defaults = {f.name: f.default for f in dataclasses.fields(LightningTrainerArgs)}
+    kwargs = {}
+    for spec in dataclasses.fields(cfg.trainer):
+        name, value = spec.name, getattr(cfg.trainer, spec.name)
+        if name in OWNED_ELSEWHERE:
+            continue
+        if name not in live:
+            if value != defaults.get(name):
+                raise ConfigError(f"trainer.{name}: this Lightning's Trainer has no such argument")
+            continue
+        kwargs[name] = value
+    return kwargs
 
 
 def model_head(cfg: AssayConfig, task: str) -> str:
@@ -201,40 +226,27 @@ def fused_steps(cfg: AssayConfig) -> int:
     return cfg.train.fused_steps
 
 
-def _callbacks(cfg: AssayConfig):
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+def configured_callbacks(cfg: AssayConfig) -> tuple[Any, list[Any]]:
+    """The ``callbacks`` group built (see train/callbacks.py), and its first
+    ``ModelCheckpoint`` (``None`` when removed), whose best checkpoint the fit keeps."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
 
-    mode = cfg.train.mode.name
-    checkpoint = ModelCheckpoint(
-        dirpath=cfg.paths.checkpoints_dir,
-        filename=BEST,
-        monitor=cfg.train.monitor,
-        mode=mode,
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
-    )
-    from assayml.train.run_state import RunStateCheckpoint
+    from assayml.train.callbacks import build_callbacks
 
-    callbacks: list[Any] = [checkpoint, RunStateCheckpoint(cfg)]
-    stop = cfg.train.early_stopping
-    if stop.enabled:
-        callbacks.append(
-            EarlyStopping(
-                monitor=cfg.train.monitor,
-                mode=mode,
-                patience=stop.patience,
-                min_delta=stop.min_delta,
-            )
-        )
+    callbacks = build_callbacks(cfg)
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     return checkpoint, callbacks
 
 
 def _resume_path(cfg: AssayConfig, clean: bool = True) -> str | None:
-    """The last checkpoint when resuming; otherwise start clean (old checkpoint files
-    removed, unless ``clean`` is off (DDP workers): only ``*.ckpt`` directly in the folder,
-    never the folder)."""
+    """The checkpoint to continue from: ``ckpt_path``, or the last one with
+    ``train.resume``; otherwise start clean (old checkpoint files removed, unless ``clean``
+    is off (DDP workers): only ``*.ckpt`` directly in the folder, never the folder)."""
     directory = Path(cfg.paths.checkpoints_dir)
+    if cfg.ckpt_path is not None:
+        path = str(checkpoint_file(cfg))
+        check_resumable(load_checkpoint(path), cfg, path)  # before Lightning reads it
+        return path
     last = directory / f"{LAST}.ckpt"
     if cfg.train.resume:
         if not last.is_file():
@@ -244,6 +256,18 @@ def _resume_path(cfg: AssayConfig, clean: bool = True) -> str | None:
     for stale in directory.glob("*.ckpt") if directory.is_dir() and clean else ():
         stale.unlink()
     return None
+
+
+def checkpoint_file(cfg: AssayConfig) -> Path:
+    """``ckpt_path`` resolved against the project root (``paths.root_dir``); refused
+    outside it or when it is not a file."""
+    from assayml.registry.paths import inside
+
+    root = Path(cfg.paths.root_dir)
+    path = inside(root / cfg.ckpt_path, root, "ckpt_path")
+    if not path.is_file():
+        raise ArtifactError(f"ckpt_path: {cfg.ckpt_path}: no such checkpoint file")
+    return path
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

@@ -1,44 +1,103 @@
-"""The experiment logger named by ``logger.name``."""
+"""The experiment loggers named by the ``logger`` group, each given the run's hyperparameters.
+
+``logger=dvclive|csv|tensorboard|mlflow`` makes one, ``logger=many`` those in
+``logger.loggers`` at once, ``logger.custom.<name>`` adds the user's own (any Lightning
+``Logger`` by ``_target_``). Every one receives the same hyperparameters: the resolved
+config flattened to ``group/key`` names (:func:`run_hyperparameters`), through
+``log_hyperparams`` (DVCLive's ``log_params``); ``tags`` go to MLflow as run tags too.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-from assayml.config.schema import LoggerConfig, LoggerKind
+from assayml.config.schema import AssayConfig, LoggerConfig, LoggerKind
 from assayml.errors import ConfigError
 
+EXTRAS = {LoggerKind.tensorboard: "tensorboard", LoggerKind.mlflow: "mlflow"}
 
-def build_logger(cfg: LoggerConfig, resume: bool = False):
-    """A Lightning logger, or ``False`` for ``logger=none``."""
-    if cfg.name is LoggerKind.none:
-        return False
-    if cfg.name is LoggerKind.dvclive:
+
+def build_loggers(cfg: AssayConfig) -> list[Any]:
+    """The configured Lightning loggers (an empty list for ``logger=none`` and no custom)."""
+    from assayml.train.callbacks import instantiate_named
+
+    log = cfg.logger
+    if log.name is LoggerKind.many:
+        made = [_build_one(log, kind, _many_dir(log, kind), cfg) for kind in log.loggers]
+    elif log.name is LoggerKind.none:
+        made = []
+    else:
+        made = [_build_one(log, log.name, log.save_dir, cfg)]
+    return made + list(instantiate_named(log.custom, "logger.custom").values())
+
+
+def log_run_hyperparameters(loggers: list[Any], cfg: AssayConfig) -> None:
+    """Send the flattened config to every logger (what Lightning's ``log_hyperparams``
+    would send for a module's ``save_hyperparameters``)."""
+    params = run_hyperparameters(cfg)
+    for logger in loggers:
+        logger.log_hyperparams(params)
+
+
+def run_hyperparameters(cfg: AssayConfig) -> dict[str, Any]:
+    """The resolved config as ``{"group/key": value}``: scalars as they are, lists as JSON
+    text (so every logger can store them), enums by name."""
+    from assayml.config.load import canonical_json
+
+    return _flatten(json.loads(canonical_json(cfg)))
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}/"))
+        return out
+    key = prefix.rstrip("/")
+    if isinstance(node, (list, dict)):
+        return {key: json.dumps(node)}
+    return {key: node}
+
+
+def _many_dir(cfg: LoggerConfig, kind: LoggerKind) -> str:
+    return cfg.dvclive_dir if kind is LoggerKind.dvclive else f"{cfg.save_dir}/{kind.name}"
+
+
+def _build_one(cfg: LoggerConfig, kind: LoggerKind, save_dir: str, run: AssayConfig):
+    if kind in EXTRAS:
+        _require(EXTRAS[kind])
+    resume = run.train.resume or run.ckpt_path is not None  # DVCLive continues its steps
+    if kind is LoggerKind.dvclive:
         from dvclive.lightning import DVCLiveLogger
 
         # dvc.yaml declares DVCLive's metrics and plots, and DVC makes the experiments:
         # DVCLive must write neither.
-        return DVCLiveLogger(dir=cfg.save_dir, dvcyaml=None, save_dvc_exp=False, resume=resume)
+        return DVCLiveLogger(dir=save_dir, dvcyaml=None, save_dvc_exp=False, resume=resume)
     from lightning.pytorch import loggers
 
-    if cfg.name is LoggerKind.csv:
-        return loggers.CSVLogger(save_dir=cfg.save_dir, name=cfg.experiment_name)
-    if cfg.name is LoggerKind.tensorboard:
-        _require("tensorboard", "tensorboard")
-        return loggers.TensorBoardLogger(save_dir=cfg.save_dir, name=cfg.experiment_name)
-    _require("mlflow", "mlflow")
+    if kind is LoggerKind.csv:
+        return loggers.CSVLogger(save_dir=save_dir, name=cfg.experiment_name)
+    if kind is LoggerKind.tensorboard:
+        # hp_metric: TensorBoard's placeholder metric for its hparams view; not ours.
+        return loggers.TensorBoardLogger(
+            save_dir=save_dir, name=cfg.experiment_name, default_hp_metric=False
+        )
     uri = cfg.tracking_uri
     if uri is None:
         # A local file store needs no server or database; MLflow 3 asks for this opt-in.
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        uri = Path(cfg.save_dir).resolve().as_uri()
-    return loggers.MLFlowLogger(experiment_name=cfg.experiment_name, tracking_uri=uri)
+        uri = Path(save_dir).resolve().as_uri()
+    tags = {tag: "true" for tag in run.tags}  # MLflow's tags are key-value pairs
+    return loggers.MLFlowLogger(experiment_name=cfg.experiment_name, tracking_uri=uri, tags=tags)
 
 
-def _require(module: str, extra: str) -> None:
+def _require(extra: str) -> None:
     import importlib.util
 
-    if importlib.util.find_spec(module) is None:
+    if importlib.util.find_spec(extra) is None:
         raise ConfigError(
-            f"logger={module} needs the '{extra}' extra: pip install 'assayml[{extra}]'"
+            f"logger={extra} needs the '{extra}' extra: pip install 'assayml[{extra}]'"
         )

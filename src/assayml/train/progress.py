@@ -6,6 +6,7 @@ twenty times an epoch, not on every batch.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -14,12 +15,30 @@ from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 UPDATES_PER_EPOCH = 20
 
 
-def build_progress(batches_per_epoch: int, stream=None) -> ProgressBar:
-    """The progress callback for where output goes: ``stream`` (default stderr)."""
+def build_progress(batches_per_epoch: int | None = None, stream=None) -> ProgressBar:
+    """The progress callback for where output goes: ``stream`` (default stderr). The
+    ``callbacks.progress_bar`` entry calls it without ``batches_per_epoch``: the bar then
+    reads the count from the trainer."""
     stream = stream or sys.stderr
-    if stream.isatty():
-        return RichProgressBar(refresh_rate=max(1, batches_per_epoch // UPDATES_PER_EPOCH))
-    return EpochLines(stream)
+    if not stream.isatty():
+        return EpochLines(stream)
+    if batches_per_epoch is None:
+        return EpochRichBar()
+    return RichProgressBar(refresh_rate=max(1, batches_per_epoch // UPDATES_PER_EPOCH))
+
+
+class EpochRichBar(RichProgressBar):
+    """Rich's bar, refreshed about ``UPDATES_PER_EPOCH`` times per training epoch."""
+
+    @property
+    def refresh_rate(self) -> int:
+        try:
+            batches = self.trainer.num_training_batches
+        except Exception:  # no trainer attached yet: Lightning asks before fitting
+            return 1
+        if not math.isfinite(batches):
+            return 1
+        return max(1, int(batches) // UPDATES_PER_EPOCH)
 
 
 class EpochLines(ProgressBar):

@@ -31,6 +31,9 @@ MAY_CHANGE = (
     "train.early_stopping",
     "logger",
     "paths",
+    "callbacks",  # progress, monitoring; the checkpoint's monitor is train.monitor's
+    "tags",
+    "ckpt_path",
 )
 
 

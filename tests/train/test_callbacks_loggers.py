@@ -1,0 +1,117 @@
+"""The callbacks group (named, removable, replaceable, checked) and several loggers at
+once, each holding the run's hyperparameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor
+
+from assayml.cli.main import main
+from assayml.errors import ConfigError
+from assayml.train.fit import configured_callbacks
+from tests.stages.helpers import run_stages
+
+
+class CountEpochs(Callback):
+    """A user's own callback, by _target_."""
+
+    epochs = 0
+
+    def __init__(self, step: int = 1) -> None:
+        self.step = step
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        CountEpochs.epochs += self.step
+
+
+STOP_AT_ONCE = ("trainer.max_epochs=6", "train.early_stopping.patience=1")
+STOP_AT_ONCE += ("train.early_stopping.min_delta=10",)  # no epoch improves by 10
+
+
+@pytest.mark.parametrize(
+    "off", ["callbacks.early_stopping=null", "train.early_stopping.enabled=false"]
+)
+def test_early_stopping_is_removable(make_cfg, off) -> None:
+    assert not any(isinstance(c, EarlyStopping) for c in configured_callbacks(make_cfg(off))[1])
+    details = run_stages(make_cfg(*STOP_AT_ONCE, off), ("prepare", "features", "train"))
+    assert details["train"].details["epochs"] == 6 and not details["train"].details["stopped_early"]
+
+
+def test_callbacks_are_changed_and_added_by_override(make_cfg) -> None:
+    cfg = make_cfg(
+        "callbacks.lr_monitor.logging_interval=step",
+        f"+callbacks.mine._target_={__name__}.CountEpochs",
+        "+callbacks.mine.step=10",
+    )
+    checkpoint, callbacks = configured_callbacks(cfg)
+    assert Path(checkpoint.dirpath).name == "checkpoints" and checkpoint.monitor == "val/loss"
+    monitor = next(c for c in callbacks if isinstance(c, LearningRateMonitor))
+    assert monitor.logging_interval == "step"
+    CountEpochs.epochs = 0
+    run_stages(cfg, ("prepare", "features", "train"))  # logger=none: no LR monitor, no error
+    assert CountEpochs.epochs == 30
+
+
+def test_without_a_checkpoint_callback_the_last_weights_are_kept(make_cfg, project) -> None:
+    records = run_stages(
+        make_cfg("callbacks.model_checkpoint=null"), ("prepare", "features", "train")
+    )
+    assert records["train"].details["best_epoch"] is None
+    assert not list((project / "checkpoints").glob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("+callbacks.early_stopping.patiense=3", "callbacks.early_stopping.patiense"),
+        ("+callbacks.mine._target_=no.such.Callback", "callbacks.mine._target_"),
+        ("+logger.custom.mine._target_=lightning.pytorch.loggers.CSVLogger", "save_dir"),
+    ],
+)
+def test_a_misspelt_callback_or_logger_key_is_named(make_cfg, override, named) -> None:
+    cfg = make_cfg(override)
+    run_stages(cfg, ("prepare", "features"))
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        run_stages(cfg, ("train",))
+
+
+@pytest.mark.parametrize("key", ["callbacks.early_stopping.patiense=3", "logger.nmae=csv"])
+def test_a_misspelt_key_exits_2_naming_it(make_cfg, capsys, key) -> None:
+    run_stages(make_cfg(), ("prepare", "features"))
+    assert main(["train", "logger=none", "trainer.max_epochs=1", key]) == 2
+    assert key.split("=")[0].rsplit(".", 1)[1] in capsys.readouterr().err
+
+
+def test_many_loggers_at_once_each_with_the_hyperparameters(make_cfg, project) -> None:
+    cfg = make_cfg(
+        "logger=many",
+        "logger.loggers=[dvclive,csv,tensorboard,mlflow]",
+        "trainer.max_epochs=1",
+        "tags=[smoke,many]",
+    )
+    run_stages(cfg, ("prepare", "features", "train"))
+    logs = project / "logs"
+    tensorboard = yaml.safe_load(next((logs / "tensorboard").rglob("hparams.yaml")).read_text())
+    csv = yaml.safe_load(next((logs / "csv").rglob("hparams.yaml")).read_text())
+    dvclive = yaml.safe_load((project / "dvclive" / "params.yaml").read_text())
+    for params in (tensorboard, csv, dvclive):
+        assert params["seed"] == 42 and params["model/lr"] == 0.001
+        assert json.loads(params["tags"]) == ["smoke", "many"]
+    assert (project / "dvclive" / "metrics.json").is_file()  # where dvc.yaml reads it
+    mlflow_params = {p.name for p in (logs / "mlflow").rglob("params/*")}
+    assert {"seed", "model", "trainer"} <= mlflow_params  # "model/lr" nests as model/lr
+    mlflow_tags = {p.name for p in (logs / "mlflow").rglob("tags/*")}
+    assert {"smoke", "many"} <= mlflow_tags
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_a_single_logger_gets_the_hyperparameters_too(make_cfg, project, logger) -> None:
+    run_stages(
+        make_cfg(f"logger={logger}", "trainer.max_epochs=1"), ("prepare", "features", "train")
+    )
+    params = yaml.safe_load(next((project / "logs" / logger).rglob("hparams.yaml")).read_text())
+    assert params["train/batch_size"] == 64
