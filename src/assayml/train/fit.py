@@ -68,11 +68,16 @@ def fit_network(
     trainer_kwargs.setdefault("plugins", cluster_plugins(cfg, worker))
     trainer = build_trainer(cfg, callbacks, **trainer_kwargs)
     resumed_from = _resume_path(cfg, clean=not worker)
-    if worker:
-        trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
-    else:
-        with ddp_workers(cfg):
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:  # Lightning checks some trainer values only when fitting (limit_*_batches)
+        if worker:
             trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+        else:
+            with ddp_workers(cfg):
+                trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    except MisconfigurationException as err:
+        raise ConfigError(f"trainer: {err}") from err
     state, best_epoch = module.net.state_dict(), None
     if members is not None and members.state is not None:
         state = members.state
