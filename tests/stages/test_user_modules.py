@@ -271,3 +271,66 @@ def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) ->
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert json.loads((project / "models/model.json").read_text())["task"] == "binary"
     assert metrics["accuracy"] > 0.8  # the blobs are three standard deviations apart
+
+
+@pytest.mark.slow
+def test_the_example_through_dvc_repro_exp_run_and_a_folder_at_a_revision(tmp_path: Path) -> None:
+    """`dvc repro` runs the digits-folder example; `dvc exp run -S` with a scheduler key and
+    `trainer.accumulate_grad_batches` reruns train with both; `data.rev` reads the image
+    folder as DVC tracked it at a tag."""
+    import yaml
+
+    from assayml.examples.digits_folder import write_digits_pngs
+    from tests.repo_helpers import dvc_run, git, make_project_repo, run_env
+
+    repo = make_project_repo(tmp_path / "repo")
+    config = repo / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("experiment: null", "experiment: digits_folder"))
+    experiment = repo / "conf" / "experiment" / "digits_folder.yaml"
+    experiment.write_text(
+        experiment.read_text().replace("max_epochs: 10", "max_epochs: 2")
+        + "  steps: 20\n  rows: first:1\n"
+    )
+    write_digits_pngs(repo / "data/raw/digits_png")
+    dvc_run(repo, "add", "-q", "data/raw/digits_png")
+    run_env(repo, sys.executable, "-m", "assayml.cli.main", "compose")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "digits folder v1")
+    git(repo, "tag", "v1")
+    v1 = yaml.safe_load((repo / "data/raw/digits_png.dvc").read_text())["outs"][0]["md5"]
+
+    dvc_run(repo, "repro")
+    profile = json.loads((repo / "data/prepared/profile.json").read_text())
+    assert profile["data"]["files"]["data/raw/digits_png"] == {"md5": v1, "dvc_md5": v1}
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert metrics["rows"] == 270 and metrics["accuracy"] > 0.5
+    steps = json.loads((repo / "records/train.json").read_text())["details"]["steps"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline run")
+
+    dvc_run(
+        repo,
+        "exp",
+        "run",
+        "-S",
+        "model.scheduler.step_size=1",
+        "-S",
+        "trainer.accumulate_grad_batches=2",
+    )
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params["model"]["scheduler"]["step_size"] == 1
+    assert params["trainer"]["accumulate_grad_batches"] == 2
+    record = json.loads((repo / "records/train.json").read_text())
+    assert record["details"]["steps"] == steps // 2  # one optimizer step per two batches
+
+    # The folder changes: data.rev=v1 still reads it as DVC tracked it at v1.
+    first = sorted((repo / "data/raw/digits_png/0").glob("*.png"))[0]
+    first.unlink()
+    run_env(repo, sys.executable, "-m", "assayml.cli.main", "prepare", "data.rev=v1")
+    at_v1 = json.loads((repo / "data/prepared/profile.json").read_text())
+    assert at_v1["data"]["files"]["data/raw/digits_png"]["md5"] == v1
+    assert sum(at_v1["rows"].values()) == 1797
+    run_env(repo, sys.executable, "-m", "assayml.cli.main", "prepare")
+    now = json.loads((repo / "data/prepared/profile.json").read_text())
+    assert now["data"]["files"]["data/raw/digits_png"]["md5"] != v1
+    assert sum(now["rows"].values()) == 1796

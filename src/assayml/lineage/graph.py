@@ -112,7 +112,11 @@ def _params(stage: str, config: dict | None, dvc_lock: dict | None) -> dict[str,
 
 
 def _data_label(data: dict[str, Any]) -> str:
-    where = data.get("path") or f"built-in {data.get('name')}"
+    if data.get("source") == "datamodule":
+        files = ", ".join(data.get("files") or {}) or "no files (generated)"
+        where = f"{data.get('datamodule')} reading {files}"
+    else:
+        where = data.get("path") or f"built-in {data.get('name')}"
     return f"{where}" + (f"@{data['rev']}" if data.get("rev") else "")
 
 

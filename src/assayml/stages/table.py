@@ -118,7 +118,7 @@ STAGES: tuple[Stage, ...] = (
         name="explain",
         function="assayml.stages.explain:run_explain",
         summary="attributions, stability, counterfactuals, global explanations, bias",
-        params=("seed", "explain", "data.sensitive", "data.reference_groups"),
+        params=("seed", "explain", "data"),
         outputs=("reports/explain",),
         code=(
             "src/assayml/explain",
@@ -130,7 +130,7 @@ STAGES: tuple[Stage, ...] = (
         name="baseline",
         function="assayml.stages.baseline:run_baseline",
         summary="monitoring baseline: statistics, constraints, reference values",
-        params=("seed", "explain", "monitor", "data.sensitive", "data.reference_groups"),
+        params=("seed", "explain", "monitor", "data"),
         outputs=("monitoring",),
         code=(
             "src/assayml/monitor",
