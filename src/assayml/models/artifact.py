@@ -18,6 +18,7 @@ from typing import Any
 
 from assayml.errors import ArtifactError
 from assayml.models.manifest import MANIFEST_FILE, seal_model, verify_manifest
+from assayml.models.members import SEQUENTIAL, MemberList
 from assayml.models.trust import BuilderTrust, builtin_trust, project_trust
 
 __all__ = [
@@ -103,13 +104,20 @@ def build_for_spec(spec: ModelSpec, trust: BuilderTrust | None = None):
     if spec.kind == LIGHTNING_MODULE:
         from assayml.models.user_module import build_user_module
 
+        members = int(spec.extras.get("members", 0))
+        if members:
+            return MemberList([build_user_module(spec, trust) for _ in range(members)])
         return build_user_module(spec, trust)
 
     def one():
         return build_network(spec.target, spec.kwargs, spec.in_features, spec.out_features, trust)
 
     members = int(spec.extras.get("members", 0))
-    return stack_members([one() for _ in range(members)]) if members else one()
+    if not members:
+        return one()
+    if spec.extras.get("ensemble") == SEQUENTIAL:
+        return MemberList([one() for _ in range(members)])
+    return stack_members([one() for _ in range(members)])
 
 
 def load_model(models_dir: str | Path, trust: BuilderTrust | None = None):

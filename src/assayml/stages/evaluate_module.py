@@ -78,7 +78,8 @@ def split_outputs(module, loader, sampling: Sampling, cfg: AssayConfig):
             # max_rows=1: one pass per sample (inputs of any shape; no repeat along rows)
             parts.append(mc_dropout_samples(module, x, sampling.mc_samples, sampling.seed, 1))
         else:
-            parts.append(module(x).unsqueeze(0))
+            out = module(x)  # an ensemble's is [members, rows, out] already
+            parts.append(out if sampling.members else out.unsqueeze(0))
         labels.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
     if not parts:
         raise DataError(f"{cfg.data._target_}: the {cfg.evaluate.split} dataloader is empty")

@@ -48,8 +48,10 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
     x, y = split_inputs(getattr(data, LOADERS[ecfg.split])(), cfg)
     from assayml.models.inference import Sampling
 
-    outputs, _ = split_outputs(module, [(x, torch.as_tensor(y))], Sampling(), cfg)
-    pred = predictions(outputs, spec.task, cfg.evaluate.threshold, Sampling())
+    sampling = Sampling(members=int(spec.extras.get("members") or 0))
+    outputs, _ = split_outputs(module, [(x, torch.as_tensor(y))], sampling, cfg)
+    pred = predictions(outputs, spec.task, cfg.evaluate.threshold, sampling)
+    explained = Explained(module, sampling.members > 0)
     rows = chosen_rows(ecfg.rows, pred, y)
     seed = cfg.seed if ecfg.seed is None else ecfg.seed
     baseline = torch.zeros_like(x[:1]) if ecfg.baseline == "zeros" else x.mean(0, keepdim=True)
@@ -57,7 +59,7 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
     entries, pngs = [], {}
     for row in rows:
         target = int(pred.predicted[row]) if spec.task != "regression" else 0
-        maps = attribute(module, x[row : row + 1], baseline, target, ecfg, seed)
+        maps = attribute(explained, x[row : row + 1], baseline, target, ecfg, seed)
         entry: dict[str, Any] = {
             "row": row,
             "label": _number(y[row]),
@@ -114,6 +116,22 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
         )
 
 
+class Explained(torch.nn.Module):
+    """The module as Captum sees it: in float64 (Integrated Gradients' completeness then
+    holds to ~1e-6, not float32's ~1e-3), an ensemble's members averaged."""
+
+    def __init__(self, module: torch.nn.Module, ensemble: bool) -> None:
+        super().__init__()
+        import copy
+
+        self.module = copy.deepcopy(module).double().eval()
+        self.ensemble = ensemble
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.module(x.double())
+        return out.mean(dim=0) if self.ensemble else out
+
+
 def split_inputs(loader, cfg: AssayConfig) -> tuple[torch.Tensor, np.ndarray]:
     """Every input and label of a dataloader, stacked."""
     from assayml.stages.datamodule import batch_parts
@@ -152,7 +170,8 @@ def attribute(module, x: torch.Tensor, baseline: torch.Tensor, target, ecfg, see
     torch.manual_seed(seed)
     target = None if target is None else int(target)
     results: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
-    x = x.clone().requires_grad_(True)
+    x = x.double().clone().requires_grad_(True)
+    baseline = baseline.double()
     for method in ecfg.methods:
         extra: dict[str, Any] = {}
         if method == "integrated_gradients":

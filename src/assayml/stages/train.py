@@ -40,8 +40,10 @@ def run_train(cfg: AssayConfig) -> StageRecord:
             f"LightningDataModule ({cfg.data._target_}) needs model._target_ naming a "
             "LightningModule (see conf/model/digits_cnn.yaml)"
         )
+    from assayml.models.members import SEQUENTIAL
     from assayml.train.distributed import external_rank
     from assayml.train.fit import fit_network
+    from assayml.train.members_fit import ensemble_stacks, fit_in_sequence
 
     started = utc_now()
     features = Path(cfg.paths.features_dir)
@@ -53,7 +55,16 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         # fit alongside rank 0 and leave; rank 0 alone writes the model and the records.
         fit_network(cfg, splits, out_features, task, worker=True)
         raise SystemExit(0)
-    result = fit_network(cfg, splits, out_features, task)
+    sequential = cfg.uncertainty.method is UncertaintyMethod.ensemble and not ensemble_stacks(
+        cfg, splits.in_features, out_features
+    )
+    if sequential:
+        # No stacked form for this network: its members train one after another.
+        result = fit_in_sequence(
+            cfg, task, lambda member: fit_network(member, splits, out_features, task)
+        )
+    else:
+        result = fit_network(cfg, splits, out_features, task)
     sampling = sampling_for(cfg, head)
     if cfg.calibration.method is CalibrationMethod.temperature:
         sampling = replace(sampling, temperature=calibrate(result.net, splits.val, sampling))
@@ -64,7 +75,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out_features=out_features,
         task=task,
         feature_names=transform.feature_names,
-        extras=asdict(sampling),
+        extras=asdict(sampling) | ({"ensemble": SEQUENTIAL} if sequential else {}),
     )
     models = Path(cfg.paths.models_dir)
     data = upstream_data(cfg, "features")

@@ -19,6 +19,7 @@ from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMet
 from assayml.config.user_modules import MODULE_RESERVED
 from assayml.errors import ConfigError
 from assayml.models.artifact import ModelSpec, save_model, seal_model
+from assayml.models.members import SEQUENTIAL
 from assayml.records import StageRecord, environment, git_state
 from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.utils.io import atomic_outputs
@@ -41,7 +42,15 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
     check_supported(cfg)
     data, shape, transform, inputs = _training_data(cfg)
     task, classes = data_task(cfg, transform)
-    result = fit_user_module(cfg, data, ckpt_path=None)
+    members = 0
+    if cfg.uncertainty.method is UncertaintyMethod.ensemble:
+        from assayml.train.members_fit import fit_in_sequence
+
+        # A LightningModule has no stacked form: member i trains alone with seed + i.
+        members = cfg.uncertainty.members
+        result = fit_in_sequence(cfg, task, lambda member: fit_user_module(member, data))
+    else:
+        result = fit_user_module(cfg, data, ckpt_path=None)
     mc_samples = _mc_samples(cfg, result.module)
     kwargs = {k: v for k, v in module_node(cfg).items() if k not in MODULE_RESERVED}
     spec = ModelSpec(
@@ -54,6 +63,8 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
         extras={
             "head": "logits" if classes else "point",
             "mc_samples": mc_samples,
+            "members": members,
+            "ensemble": SEQUENTIAL if members else None,
             "seed": cfg.seed,
             "classes": classes,
             "input_shape": shape,
@@ -87,12 +98,6 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
 
 def check_supported(cfg: AssayConfig) -> None:
     """Exit 2, saying why, for what a user's module cannot do (yet)."""
-    if cfg.uncertainty.method is UncertaintyMethod.ensemble:
-        raise ConfigError(
-            "uncertainty=ensemble trains stacked copies of a network inside assayml's own "
-            "module; with a user LightningModule use uncertainty=mc_dropout (dropout layers) "
-            "or train members as separate runs with seeds seed, seed+1, ..."
-        )
     if cfg.calibration.method is CalibrationMethod.temperature:
         raise ConfigError(
             "calibration=temperature rescales the logits of assayml's own module; a user "
