@@ -75,8 +75,8 @@ def test_a_bad_trainer_value_is_a_config_error(make_cfg) -> None:
 
 
 def test_accumulate_grad_batches_reaches_the_trainer(make_cfg) -> None:
-    """Four batches per optimiser step: a quarter of the steps (plain, unfused steps)."""
-    base = ("train.fused_steps=1", "train.batch_size=32", "trainer.max_epochs=2")
+    """Four batches per optimiser step: a quarter of the steps (fused steps give way)."""
+    base = ("train.batch_size=32", "trainer.max_epochs=2")
     plain = run_stages(make_cfg(*base), ("prepare", "features", "train"))["train"].details
     accumulated = run_stages(make_cfg(*base, "trainer.accumulate_grad_batches=4"), ("train",))
     details = accumulated["train"].details
