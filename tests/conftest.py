@@ -95,3 +95,31 @@ def credit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for name in ("prepare", "features", "train", "explain", "baseline"):
             get_stage(name).run(cfg)
     return root
+
+
+DIGITS = (
+    "experiment=digits_folder",
+    "trainer.max_epochs=2",
+    "explain.steps=50",
+    "explain.rows=first:2",
+)
+
+
+def digits_cfg(root: Path, *overrides: str):
+    return to_typed(compose([*TINY, *DIGITS, *overrides], root / "conf"))
+
+
+@pytest.fixture(scope="session")
+def digits_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits-folder example (a user LightningDataModule and LightningModule) run once
+    through every pipeline stage; tests write under their own tmp_path, never into it."""
+    from assayml.stages.table import STAGE_NAMES, get_stage
+
+    root = tmp_path_factory.mktemp("digits_folder")
+    shutil.copytree(REPO / "conf", root / "conf")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        cfg = digits_cfg(root)
+        for name in STAGE_NAMES:
+            get_stage(name).run(cfg)
+    return root

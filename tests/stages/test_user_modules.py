@@ -5,7 +5,6 @@ project root (importable without PYTHONPATH)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,33 +15,7 @@ import pytest
 
 from assayml.config import compose, to_typed
 from assayml.errors import ConfigError
-from tests.conftest import REPO, TINY, cli_env
-
-DIGITS = (
-    "experiment=digits_folder",
-    "trainer.max_epochs=2",
-    "explain.steps=50",
-    "explain.rows=first:2",
-)
-
-
-def digits_cfg(root: Path, *overrides: str):
-    return to_typed(compose([*TINY, *DIGITS, *overrides], root / "conf"))
-
-
-@pytest.fixture(scope="session")
-def digits_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The digits-folder example run once through every pipeline stage."""
-    from assayml.stages.table import STAGE_NAMES, get_stage
-
-    root = tmp_path_factory.mktemp("digits_folder")
-    shutil.copytree(REPO / "conf", root / "conf")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        cfg = digits_cfg(root)
-        for name in STAGE_NAMES:
-            get_stage(name).run(cfg)
-    return root
+from tests.conftest import TINY, cli_env, digits_cfg
 
 
 def test_prepare_profiles_the_datamodule_and_hashes_its_folder(digits_project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from assayml.stages.table import get_stage
-from tests.stages.test_user_modules import digits_cfg
+from tests.conftest import digits_cfg
 
 
 def member(state: dict, index: int, prefix: str = "") -> dict:

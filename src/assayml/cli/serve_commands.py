@@ -65,14 +65,22 @@ def _predict(opts) -> int:
     from assayml.errors import DataError
     from assayml.serve.batch import predict_table
     from assayml.serve.deployed import load_deployed
+    from assayml.serve.images import ImageModel
 
     path = Path(opts.input)
+    if path.is_dir() or path.suffix.lower() == ".png":
+        return _predict_images(opts, path)
     if not path.is_file():
         raise DataError(f"{path}: input file not found")
     rejects_path = Path(opts.rejects or f"{opts.output}.rejects.csv")
     check_outputs(path, Path(opts.output), rejects_path)
     frame = parse_table(path.read_bytes(), str(path), FileFormat.auto)
     deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
+    if isinstance(deployed, ImageModel):
+        raise DataError(
+            f"{path}: {deployed.lineage_id} takes PNG images "
+            f"{deployed.input_shape}, not table rows: give a PNG file or a folder of them"
+        )
     result = predict_table(deployed, frame, opts.threshold)
     rejects = result.rejects
     if len(rejects) and opts.on_invalid == "fail":
@@ -85,6 +93,34 @@ def _predict(opts) -> int:
         f"predicted {len(result.valid)} rows -> {opts.output}"
         + (f"; {len(rejects)} rejected -> {rejects_path}" if len(rejects) else "")
     )
+    return EXIT_OK
+
+
+def _predict_images(opts, source: Path) -> int:
+    """``assay predict FOLDER|FILE.png OUT``: one row per image (an image model only)."""
+    from assayml.errors import DataError
+    from assayml.serve.deployed import load_deployed
+    from assayml.serve.images import ImageModel, predict_files
+
+    check_outputs(source, Path(opts.output), Path(f"{opts.output}.rejects.csv"))
+    deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
+    if not isinstance(deployed, ImageModel):
+        raise DataError(
+            f"{source}: {deployed.lineage_id} takes table rows (CSV or Parquet), not images"
+        )
+    table = predict_files(deployed, source, opts.threshold)
+    if opts.capture:
+        from assayml.serve.capture import CaptureWriter
+
+        writer = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
+        inputs = table[["file", "sha256"]].to_dict(orient="records")
+        outputs = table.drop(columns=["file", "sha256"]).to_dict(orient="records")
+        writer.capture(inputs, outputs, deployed.lineage_id)
+        writer.close()
+    import pandas as pd
+
+    _write(opts.output, table, Path(f"{opts.output}.rejects.csv"), pd.DataFrame())
+    say(f"predicted {len(table)} images -> {opts.output}")
     return EXIT_OK
 
 
@@ -189,8 +225,12 @@ def run_serve(args: list[str]) -> int:
         capture = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
     say(f"serving {deployed.lineage_id} on http://{opts.host}:{opts.port}")
     limits = ServeLimits(opts.max_body_bytes, opts.max_rows)
+    from assayml.serve.image_app import create_image_app
+    from assayml.serve.images import ImageModel
+
+    build = create_image_app if isinstance(deployed, ImageModel) else create_app
     uvicorn.run(
-        create_app(deployed, capture, opts.threshold, limits),
+        build(deployed, capture, opts.threshold, limits),
         host=opts.host,
         port=opts.port,
         log_level="info" if verbose() else "warning",  # info: a line per request

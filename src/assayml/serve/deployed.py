@@ -18,6 +18,7 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import load_model
 from assayml.models.inference import Predictions, Sampling, predict
 from assayml.models.trust import project_trust
+from assayml.serve.images import ImageModel
 
 CACHE = ".assay/models"  # registry versions materialised for serving
 
@@ -79,8 +80,9 @@ def prediction_columns(deployed: Deployed, pred: Predictions) -> pd.DataFrame:
 
 def load_deployed(
     model: str | None = None, registry: str | None = None, trust_builders: Sequence[str] = ()
-) -> Deployed:
-    """``None``: the project's ``models/``; a folder; or a registry reference.
+) -> Deployed | ImageModel:
+    """``None``: the project's ``models/``; a folder; or a registry reference. A user's
+    module trained on images from a DataModule loads as an :class:`ImageModel`.
 
     The model's builder must be one the project trusts (its own, ``conf/model`` targets) or
     in a module of ``trust_builders`` (``--trust-builder``); otherwise exit 2, nothing
@@ -98,14 +100,19 @@ def load_deployed(
         name, version = doc["name"], doc["version"]
         directory = store.materialize(doc, Path(CACHE) / name / str(version)) / "model"
     module, spec = load_model(directory, trust)
+    lineage_id = (
+        f"{name}@{version if version is not None else 'workspace'}:{spec.weights_sha256[:12]}"
+    )
+    from assayml.serve.images import ImageModel, is_image_model
+
+    if is_image_model(directory, spec):
+        sampling = Sampling.from_extras(spec.extras)
+        return ImageModel(module, spec, sampling, name, version, lineage_id, directory)
     schema_path = directory / "schema.json"
     if not schema_path.is_file():
         raise ArtifactError(f"{schema_path}: missing (retrain with this version of assayml)")
     schema = json.loads(schema_path.read_text())
     transform = FeatureTransform.load(directory / "feature_transform.json")
-    lineage_id = (
-        f"{name}@{version if version is not None else 'workspace'}:{spec.weights_sha256[:12]}"
-    )
     return Deployed(
         module,
         spec,
