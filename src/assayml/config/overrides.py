@@ -32,7 +32,9 @@ def _sets_mapping_key(override: str) -> bool:
     key = override.split("=", 1)[0]
     if "@" in key or "/" in key:  # a config group choice, not a value
         return False
-    return mapping_depth(key.split(".")) is not None
+    # A data config without `data_schema` in its defaults (a user's own table, a
+    # LightningDataModule) holds only the keys its YAML sets; to_typed checks the rest.
+    return key.startswith("data.") or mapping_depth(key.split(".")) is not None
 
 
 def mapping_depth(parts: list[str]) -> int | None:

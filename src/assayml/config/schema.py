@@ -419,7 +419,8 @@ class BiasConfig:
 
 @dataclass
 class ExplainConfig:
-    # integrated_gradients | kernel_shap | lime | saliency | deeplift | gradient_shap
+    # integrated_gradients | kernel_shap | lime | saliency | deeplift | gradient_shap |
+    # occlusion (images)
     methods: list[str] = field(default_factory=lambda: ["integrated_gradients", "kernel_shap"])
     rows: Any = "first:5"  # [indices] | first:k | most_uncertain:k | misclassified:k
     split: str = "test"  # the split rows are taken from
@@ -447,6 +448,7 @@ class ExplainConfig:
             "saliency",
             "deeplift",
             "gradient_shap",
+            "occlusion",  # image inputs (a user's DataModule): patches masked in turn
         }
         if unknown:
             raise ValueError(f"unknown explain.methods {sorted(unknown)}")
@@ -530,7 +532,8 @@ class PathsConfig:
 @dataclass
 class AssayConfig:
     seed: int = 42  # drives split, init, data order, dropout masks and ensemble members
-    data: DataConfig = MISSING
+    # DataConfig, or a user's LightningDataModule (config/user_modules.py): chosen in to_typed
+    data: Any = MISSING
     features: FeaturesConfig = MISSING
     model: Any = MISSING  # per-model schema, see config/models.py
     trainer: TrainerConfig = MISSING

@@ -8,7 +8,7 @@ compose ``conf/`` against the same schemas.
 from hydra.core.config_store import ConfigStore
 
 from assayml.config.models import CNNConfig, LogRegConfig, MLPConfig
-from assayml.config.schema import AssayConfig
+from assayml.config.schema import AssayConfig, DataConfig
 
 ROOT_SCHEMA = "assay_schema"
 
@@ -17,6 +17,9 @@ def register_configs() -> None:
     """Store the root schema and the per-model schemas (idempotent)."""
     store = ConfigStore.instance()
     store.store(name=ROOT_SCHEMA, node=AssayConfig)
+    # `data` is typed Any in the root (a LightningDataModule may stand there); a table
+    # data config names this schema in its defaults, so overrides of its keys compose.
+    store.store(group="data", name="data_schema", node=DataConfig)
     store.store(group="model", name="logreg_schema", node=LogRegConfig)
     store.store(group="model", name="mlp_schema", node=MLPConfig)
     store.store(group="model", name="cnn_schema", node=CNNConfig)

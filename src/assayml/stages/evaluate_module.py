@@ -37,6 +37,8 @@ def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
     started = utc_now()
     models = Path(cfg.paths.models_dir)
     module, spec = load_model(models)
+    if cfg.ckpt_path:
+        checkpoint_weights(cfg, module, spec)
     sampling = Sampling.from_extras(spec.extras)
     classes = module_profile(cfg)["classes"]
     split = cfg.evaluate.split
@@ -62,6 +64,21 @@ def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
         inputs = [models / WEIGHTS_FILE, models / SPEC_FILE]
         identity = upstream_data(cfg, "train")
         return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
+
+
+def checkpoint_weights(cfg: AssayConfig, module, spec) -> None:
+    """Load the weights of the Lightning checkpoint ``ckpt_path`` into ``module`` (the
+    architecture is the trained model's): evaluate that checkpoint instead."""
+    from assayml.errors import ArtifactError, ConfigError
+    from assayml.train.fit import checkpoint_file, load_checkpoint
+
+    if spec.extras.get("members"):
+        raise ConfigError("ckpt_path names one checkpoint; this model is an ensemble")
+    path = checkpoint_file(cfg)
+    try:
+        module.module.load_state_dict(load_checkpoint(str(path))["state_dict"], strict=True)
+    except (KeyError, RuntimeError) as err:
+        raise ArtifactError(f"{path}: does not hold this module's weights: {err}") from err
 
 
 @torch.no_grad()

@@ -77,6 +77,7 @@ STAGES: tuple[Stage, ...] = (
             "src/assayml/utils/groups.py",
             "src/assayml/explain/bias_report.py",
             "src/assayml/stages/prepare.py",
+            "src/assayml/stages/datamodule.py",
         ),
     ),
     Stage(
@@ -85,26 +86,42 @@ STAGES: tuple[Stage, ...] = (
         summary="fit the feature pipeline on train, transform every split",
         params=("features",),
         outputs=("artifacts/features",),
-        code=("src/assayml/features", "src/assayml/stages/features.py"),
+        code=(
+            "src/assayml/features",
+            "src/assayml/stages/features.py",
+            "src/assayml/stages/datamodule.py",
+        ),
     ),
     Stage(
         name="train",
         function="assayml.stages.train:run_train",
         summary="train the model with Lightning; weights and model card",
-        params=("seed", "model", "trainer", "train", "uncertainty", "calibration", "logger"),
+        params=(
+            "seed",
+            "model",
+            "trainer",
+            "callbacks",
+            "train",
+            "uncertainty",
+            "calibration",
+            "logger",
+            "tags",
+            "ckpt_path",
+        ),
         outputs=("models",),
         code=(
             "src/assayml/models",
             "src/assayml/train",
             "src/assayml/uncertainty",
             "src/assayml/stages/train.py",
+            "src/assayml/stages/train_module.py",
         ),
     ),
     Stage(
         name="evaluate",
         function="assayml.stages.evaluate:run_evaluate",
         summary="test metrics and plots",
-        params=("evaluate",),
+        params=("evaluate", "ckpt_path"),
         outputs=("metrics/evaluate.json", "plots/evaluate"),
         code=(
             "src/assayml/evaluate",
@@ -112,6 +129,7 @@ STAGES: tuple[Stage, ...] = (
             "src/assayml/features",
             "src/assayml/uncertainty",
             "src/assayml/stages/evaluate.py",
+            "src/assayml/stages/evaluate_module.py",
         ),
     ),
     Stage(
@@ -124,6 +142,7 @@ STAGES: tuple[Stage, ...] = (
             "src/assayml/explain",
             "src/assayml/utils/groups.py",
             "src/assayml/stages/explain.py",
+            "src/assayml/stages/explain_module.py",
         ),
     ),
     Stage(
@@ -137,6 +156,7 @@ STAGES: tuple[Stage, ...] = (
             "src/assayml/utils/groups.py",
             "src/assayml/explain/bias_report.py",
             "src/assayml/stages/baseline.py",
+            "src/assayml/stages/baseline_module.py",
         ),
     ),
     Stage(

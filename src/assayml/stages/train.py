@@ -208,6 +208,7 @@ def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, start
         },
         "metrics": {"val": details["final_metrics"]},
         "data": data,
+        "tags": list(cfg.tags),
         "config_hash": config_hash(cfg),
         "git": git_state(cfg.paths.root_dir),
         "environment": environment(),

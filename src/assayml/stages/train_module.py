@@ -50,7 +50,7 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
         members = cfg.uncertainty.members
         result = fit_in_sequence(cfg, task, lambda member: fit_user_module(member, data))
     else:
-        result = fit_user_module(cfg, data, ckpt_path=None)
+        result = fit_user_module(cfg, data, ckpt_path=_resume_from(cfg))
     mc_samples = _mc_samples(cfg, result.module)
     kwargs = {k: v for k, v in module_node(cfg).items() if k not in MODULE_RESERVED}
     spec = ModelSpec(
@@ -94,6 +94,15 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
         out.write_json(models / MODEL_CARD_FILE, module_card(cfg, spec, classes, identity, details))
         seal_model(out, models)
         return finish_record(out, "train", cfg, identity, inputs, started, details)
+
+
+def _resume_from(cfg: AssayConfig) -> str | None:
+    """``ckpt_path``: a Lightning checkpoint of this module to continue training from."""
+    if not cfg.ckpt_path:
+        return None
+    from assayml.train.fit import checkpoint_file
+
+    return str(checkpoint_file(cfg))
 
 
 def check_supported(cfg: AssayConfig) -> None:
@@ -165,7 +174,7 @@ def module_card(cfg: AssayConfig, spec: ModelSpec, classes, data: dict, details:
         "training": {"seed": cfg.seed, **details},
         "metrics": {"val": details["final_metrics"]},
         "data": data,
-        "tags": list(getattr(cfg, "tags", []) or []),
+        "tags": list(cfg.tags),
         "config_hash": config_hash(cfg),
         "git": git_state(cfg.paths.root_dir),
         "environment": environment(),

@@ -78,13 +78,10 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
     """Train ``cfg.model`` on ``data`` (a LightningDataModule) and keep its best weights."""
     import lightning.pytorch as pl
 
-    from assayml.train import fit as fitting
+    from assayml.train.fit import build_trainer, configured_callbacks
 
     module = build_user_module(cfg)
-    # TEMPORARY until configured_callbacks lands
-    configured = getattr(fitting, "configured_callbacks", None) or fitting._callbacks
-    _, callbacks = configured(cfg)
-    build_trainer = fitting.build_trainer
+    _, callbacks = configured_callbacks(cfg)
     best = BestWeights(cfg.train.monitor, cfg.train.mode.name)
     callbacks.append(best)
     trainer = build_trainer(cfg, callbacks)
