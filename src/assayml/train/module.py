@@ -11,11 +11,13 @@ once per epoch, and ``fused_steps`` optimiser steps run inside one Lightning ste
 same data order and arithmetic as one step per call (a test checks the weights are equal).
 
 Fused steps use Lightning's public manual optimisation: ``LightningOptimizer.step`` (which
-advances ``trainer.global_step`` and fires ``on_before_optimizer_step``), ``manual_backward``
-and ``clip_gradients``. Lightning steps no scheduler in manual mode, so this module steps it
-where automatic optimisation would: ``interval: step`` after every ``frequency``-th optimiser
-step of the epoch, ``interval: epoch`` after the epoch's last training batch (before
-validation), ReduceLROnPlateau after the epoch (validation included) with its metric.
+advances ``trainer.global_step`` and fires ``on_before_optimizer_step``) and
+``clip_gradients``; the backward is torch's own, so ``on_before_backward`` and
+``on_after_backward`` do not fire in fused mode. Lightning steps no scheduler in manual
+mode, so this module steps it where automatic optimisation would: ``interval: step`` after
+every ``frequency``-th optimiser step of the epoch, ``interval: epoch`` after the epoch's
+last training batch (before validation), ReduceLROnPlateau after the epoch (validation
+included) with its metric.
 
 An ensemble (``models/ensemble.py``) trains through the same steps: its batches are
 ``[k, rows, features]`` (each member its own rows), its outputs ``[k, rows, out]``, and the
@@ -88,7 +90,10 @@ class AssayModule(pl.LightningModule):
             xb, yb = x[..., rows, :], y[..., rows]
             loss = self.loss(self.net(xb), yb)
             optimizer.zero_grad()
-            self.manual_backward(loss)
+            # Plain backward, not manual_backward: its two hook dispatches per step cost more
+            # than the step itself here (benchmarks/README.md); fusing is off wherever the
+            # precision plugin or strategy must see the backward (fit.fused_steps).
+            loss.backward()
             if self.clip:
                 self.clip_gradients(optimizer, self.clip, self.clip_algorithm)
             optimizer.step()
