@@ -244,3 +244,20 @@ def test_dvc_composes_scheduler_overrides_the_way_we_do(tmp_path: Path, override
     compose_and_dump(params, str(REPO / "conf"), None, "config", str(REPO), overrides)
     assert params.read_text() == composed_yaml(compose(overrides, REPO / "conf"))
     assert to_typed(load_params(params)).model.scheduler["step_size"] == 1
+
+
+def test_the_model_card_names_a_target_optimiser_and_its_scheduler(make_cfg, project) -> None:
+    """The train stage end to end with a `_target_` optimizer and a scheduler: the card
+    records the optimizer's target, its effective learning rate and the scheduler node."""
+    import json
+
+    from assayml.stages.table import get_stage
+
+    cfg = make_cfg(f"model.optimizer={RMSPROP}", "model/scheduler=step")
+    for name in ("prepare", "features", "train"):
+        get_stage(name).run(cfg)
+    card = json.loads((project / "models/model_card.json").read_text())
+    training = card["training"]
+    assert training["optimizer"] == "torch.optim.RMSprop"
+    assert training["lr"] == 0.01
+    assert training["scheduler"]["_target_"] == "torch.optim.lr_scheduler.StepLR"

@@ -247,10 +247,12 @@ class TrainConfig:
     batch_size: int = 64  # rows per optimisation step
     # Optimiser steps run inside one Lightning training step: Lightning's per-step hook
     # dispatch (~250 us here) costs about as much as a small network's step, so we amortise
-    # it. Same data order and arithmetic (bit-identical weights); per-step hooks
-    # (on_before_backward, ...) then fire once per group. 1: plain automatic optimisation.
-    # Distributed strategies and 16-mixed precision always use 1. Lightning then counts a
-    # group as one batch: trainer.limit_train_batches limits groups, not optimiser steps.
+    # it. Same data order and arithmetic (bit-identical weights), through Lightning's public
+    # manual optimisation: on_before_optimizer_step fires every step, batch hooks once per
+    # group, backward hooks not at all. 1: plain automatic optimisation. Distributed
+    # strategies, 16-mixed precision, accumulate_grad_batches > 1 and a per-step
+    # ReduceLROnPlateau always use 1. Lightning counts a group as one batch:
+    # trainer.limit_train_batches limits groups, not optimiser steps.
     fused_steps: int = 32
     monitor: str = "val/loss"  # metric for early stopping and best-checkpoint selection
     mode: MonitorMode = MonitorMode.min

@@ -17,6 +17,7 @@ from assayml.models.heads import output_width
 from assayml.records import StageRecord, environment, git_state
 from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.stages.features import TRANSFORM_FILE
+from assayml.train.optim import optimization_summary
 from assayml.utils.io import atomic_outputs
 
 MODEL_CARD_FILE = "model_card.json"
@@ -200,9 +201,7 @@ def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, start
         "inputs": {"columns": transform.input_columns, "features": spec.feature_names},
         "training": {
             "seed": cfg.seed,
-            "optimizer": cfg.model.optimizer.name,
-            "lr": cfg.model.lr,
-            "weight_decay": cfg.model.weight_decay,
+            **optimization_summary(cfg.model),
             "batch_size": cfg.train.batch_size,
             **details,
         },

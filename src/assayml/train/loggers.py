@@ -44,10 +44,16 @@ def log_run_hyperparameters(loggers: list[Any], cfg: AssayConfig) -> None:
 
 def run_hyperparameters(cfg: AssayConfig) -> dict[str, Any]:
     """The resolved config as ``{"group/key": value}``: scalars as they are, lists as JSON
-    text (so every logger can store them), enums by name."""
+    text (so every logger can store them), enums by name. The declared input schema
+    (``data.columns``, a column each) is data description rather than a hyperparameter; it
+    stays in params.yaml and the records, and leaving it out here halves what each logger
+    writes."""
     from assayml.config.load import canonical_json
 
-    return _flatten(json.loads(canonical_json(cfg)))
+    resolved = json.loads(canonical_json(cfg))
+    if isinstance(resolved.get("data"), dict):
+        resolved["data"].pop("columns", None)
+    return _flatten(resolved)
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
