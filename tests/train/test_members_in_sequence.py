@@ -64,3 +64,18 @@ def test_a_lightning_module_ensemble_member_is_the_single_run(project: Path) -> 
     get_stage("train").run(digits_cfg(project, *runs, "seed=43", "paths.models_dir=single"))
     alone = load_file(project / "single/model.safetensors")
     assert same_weights(member(stacked, 1), alone)
+
+
+def test_mc_dropout_samples_a_lightning_modules_dropout_layers(project: Path) -> None:
+    """`uncertainty=mc_dropout` on the user's DigitsCNN: evaluate draws the passes from its
+    own dropout layer; the draws differ, so the members of the sample disagree a little."""
+    cfg = digits_cfg(
+        project, "trainer.max_epochs=1", "uncertainty=mc_dropout", "uncertainty.samples=8"
+    )
+    for name in ("prepare", "features", "train", "evaluate"):
+        get_stage(name).run(cfg)
+    spec = json.loads((project / "models/model.json").read_text())
+    assert spec["extras"]["mc_samples"] == 8
+    uncertainty = json.loads((project / "metrics/evaluate.json").read_text())["uncertainty"]
+    assert uncertainty["method"] == "mc_dropout" and uncertainty["samples"] == 8
+    assert uncertainty["mean_mutual_information"] > 0
