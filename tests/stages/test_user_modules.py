@@ -248,7 +248,8 @@ def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) ->
 
 @pytest.mark.slow
 def test_the_example_through_dvc_repro_exp_run_and_a_folder_at_a_revision(tmp_path: Path) -> None:
-    """`dvc repro` runs the digits-folder example; `dvc exp run -S` with a scheduler key and
+    """`dvc repro` runs the digits-folder example and `assay reproduce` rebuilds it
+    identical once registered; `dvc exp run -S` with a scheduler key and
     `trainer.accumulate_grad_batches` reruns train with both; `data.rev` reads the image
     folder as DVC tracked it at a tag."""
     import yaml
@@ -280,6 +281,12 @@ def test_the_example_through_dvc_repro_exp_run_and_a_folder_at_a_revision(tmp_pa
     steps = json.loads((repo / "records/train.json").read_text())["details"]["steps"]
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline run")
+    # The registered user module is rebuilt bit for bit from its record in a clean worktree.
+    assay = (sys.executable, "-m", "assayml.cli.main")
+    run_env(repo, *assay, "registry", "register", "models", "--name", "digits")
+    rebuilt = run_env(repo, *assay, "reproduce", "digits@1", "--json", check=False)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["identical"]
 
     dvc_run(
         repo,

@@ -11,7 +11,7 @@ from assayml.errors import EXIT_OK, AssayError
 
 TRUST_HELP = (
     "also trust the model builders defined in MODULE (or the exact target MODULE.fn); "
-    "repeatable. assayml's own builders and conf/model/*.yaml targets are always trusted"
+    "repeatable. assayml's own builders and the _target_s in conf/ are always trusted"
 )
 
 

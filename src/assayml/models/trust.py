@@ -5,7 +5,7 @@ A model folder or registry version came from elsewhere; its ``model.json`` names
 unless this project trusts it, and decides that from the name alone, before any import:
 
 - assayml's own builders (functions defined in ``assayml.models.networks``);
-- builders the project declares: the ``_target_`` of each ``conf/model/*.yaml`` (read from
+- builders the project declares: every ``_target_`` in its ``conf/`` (read from
   the project's ``conf/``, never from the model folder), and the builder of any config this
   process composed or read from ``params.yaml`` (the run's own, trusted config);
 - modules or targets named by ``--trust-builder`` or ``$ASSAY_TRUST_BUILDERS``.
@@ -57,8 +57,8 @@ class BuilderTrust:
         if not self.allows(target):
             raise UntrustedBuilder(
                 f"{where}: builder '{target}' is not trusted, so it was not imported. "
-                "Loading a model only calls assayml's own builders, the _target_ of a "
-                "conf/model/*.yaml in this project, or a module given with "
+                "Loading a model only calls assayml's own builders, a _target_ named in "
+                "this project's conf/, or a module given with "
                 f"--trust-builder MODULE (or ${TRUST_ENV})"
             )
 
@@ -84,13 +84,13 @@ class BuilderTrust:
 
 def project_trust(extra: Iterable[str] = (), root: str | Path | None = None) -> BuilderTrust:
     """The trust policy of the project at ``root`` (default: the working directory):
-    built-in builders, ``conf/model/*.yaml`` targets, this process's config builders,
+    built-in builders, the ``_target_``s of ``conf/``, this process's config builders,
     ``$ASSAY_TRUST_BUILDERS`` and ``extra`` (``--trust-builder`` values)."""
     named = [*_env_names(), *extra]
     for name in named:
         if not DOTTED.match(name):
             raise ConfigError(f"--trust-builder / ${TRUST_ENV}: '{name}' is not a module path")
-    declared = conf_model_targets(Path(root or ".") / "conf") | config_builders()
+    declared = conf_targets(Path(root or ".") / "conf") | config_builders()
     return BuilderTrust(
         targets=frozenset(declared | set(named)),
         modules=frozenset({*BUILTIN_MODULES, *named}),
@@ -102,19 +102,21 @@ def builtin_trust() -> BuilderTrust:
     return BuilderTrust()
 
 
-def conf_model_targets(conf: Path) -> set[str]:
-    """The ``_target_`` of every YAML file of the project's ``conf/model`` group."""
+def conf_targets(conf: Path) -> set[str]:
+    """Every ``_target_`` the project's own ``conf/`` names, nested ones included: model
+    builders and LightningModules with their networks and optimizers, DataModules,
+    callbacks, loggers, schedulers. The project's config is trusted; a model folder or a
+    recorded config naming one of these may have it imported."""
     import yaml
 
     targets = set()
-    for path in sorted((conf / "model").glob("*.yaml")):
+    for path in sorted(conf.rglob("*.yaml")):
         try:
             node = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: unreadable model config: {err}") from err
-        if isinstance(node, dict):
-            # A LightningModule's config names its network, optimizer and scheduler too.
-            targets.update(nested_targets(node))
+            raise ConfigError(f"{path}: unreadable config: {err}") from err
+        if isinstance(node, (dict, list)):
+            targets.update(t for t in nested_targets(node) if isinstance(t, str))
     return targets
 
 
