@@ -32,9 +32,26 @@ def _sets_mapping_key(override: str) -> bool:
     key = override.split("=", 1)[0]
     if "@" in key or "/" in key:  # a config group choice, not a value
         return False
-    # A data config without `data_schema` in its defaults (a user's own table, a
-    # LightningDataModule) holds only the keys its YAML sets; to_typed checks the rest.
-    return key.startswith("data.") or mapping_depth(key.split(".")) is not None
+    # A table data config without `data_schema` in its defaults (a user's own, written
+    # before it existed) holds only the keys its YAML sets: a key of the data schema is
+    # added. A misspelt one is not, so Hydra still refuses it by name.
+    parts = key.split(".")
+    return (len(parts) > 1 and parts[0] == "data" and schema_path(DataConfig, parts[1:])) or (
+        mapping_depth(parts) is not None
+    )
+
+
+def schema_path(kind: Any, parts: list[str]) -> bool:
+    """Whether ``parts`` name a field of the dataclass ``kind`` (through nested dataclasses;
+    any key below a mapping or an untyped field)."""
+    for part in parts:
+        if not dataclasses.is_dataclass(kind):
+            return True  # inside a mapping, a list or an Any field: the user's keys
+        hints = typing.get_type_hints(kind)
+        if part not in hints:
+            return False
+        kind = _unwrap_optional(hints[part])
+    return True
 
 
 def mapping_depth(parts: list[str]) -> int | None:
