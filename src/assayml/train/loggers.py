@@ -39,7 +39,20 @@ def log_run_hyperparameters(loggers: list[Any], cfg: AssayConfig) -> None:
     would send for a module's ``save_hyperparameters``)."""
     params = run_hyperparameters(cfg)
     for logger in loggers:
+        if type(logger).__name__ == "DVCLiveLogger":
+            skip_idle_studio_sync(logger)
         logger.log_hyperparams(params)
+
+
+def skip_idle_studio_sync(logger) -> None:
+    """DVCLive re-reads its whole params file at every sync (twice an epoch) to post it to
+    DVC Studio, and does so even when no Studio is configured: with the run's ~200
+    hyperparameters that parse took ~0.1 s a sync here, more than a small model's whole
+    training. Without a Studio config there is nothing to post, so the sync skips it.
+    (DVCLive keeps that config in a private attribute; with one set, nothing changes.)"""
+    live = logger.experiment
+    if not getattr(live, "_dvc_studio_config", None):
+        live.post_data_to_studio = lambda: None
 
 
 def run_hyperparameters(cfg: AssayConfig) -> dict[str, Any]:
