@@ -5,6 +5,7 @@ project root (importable without PYTHONPATH)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -314,3 +315,52 @@ def test_the_example_through_dvc_repro_exp_run_and_a_folder_at_a_revision(tmp_pa
     now = json.loads((repo / "data/prepared/profile.json").read_text())
     assert now["data"]["files"]["data/raw/digits_png"]["md5"] != v1
     assert sum(now["rows"].values()) == 1796
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        # Hydra builds every _args_ item: a target hidden there is a target too
+        {"_args_": [{"_target_": "os.system", "_args_": ["touch {marker}"]}]},
+        {"net": {"_target_": "builtins.dict", "_args_": [{"_target_": "os.system"}]}},
+    ],
+)
+def test_a_model_folder_cannot_hide_a_call_in_positional_arguments(
+    digits_project: Path, tmp_path: Path, kwargs
+) -> None:
+    from assayml.models.artifact import load_model
+    from assayml.models.trust import UntrustedBuilder
+    from tests.trust_helpers import edit_spec, reseal
+
+    folder = tmp_path / "models"
+    shutil.copytree(digits_project / "models", folder)
+    marker = tmp_path / "pwned"
+    text = json.dumps(kwargs).replace("{marker}", str(marker))
+    spec = json.loads((folder / "model.json").read_text())
+    edit_spec(folder, kwargs={**spec["kwargs"], **json.loads(text)})
+    reseal(folder)  # what an attacker can do too
+    with pytest.raises(UntrustedBuilder, match="is not trusted"):
+        load_model(folder)
+    assert not marker.exists()
+
+
+def test_a_trusted_module_does_not_trust_what_it_imported(digits_project, tmp_path) -> None:
+    """--trust-builder assayml.examples.digits_folder trusts its classes, not `torch`,
+    which that module imported (a model folder naming `...digits_folder.torch.load`, or a
+    name re-exported there, is refused before anything is called)."""
+    from assayml.models.artifact import load_model
+    from assayml.models.trust import BuilderTrust, UntrustedBuilder
+    from tests.trust_helpers import edit_spec, reseal
+
+    folder = tmp_path / "models"
+    shutil.copytree(digits_project / "models", folder)
+    spec = json.loads((folder / "model.json").read_text())
+    net = {"_target_": "assayml.examples.digits_folder.DataLoader", "dataset": []}
+    edit_spec(folder, kwargs={**spec["kwargs"], "net": net})
+    reseal(folder)
+    trust = BuilderTrust(
+        targets=frozenset({"torch.optim.Adam", "torch.optim.lr_scheduler.StepLR"}),
+        modules=frozenset({"assayml.examples.digits_folder"}),
+    )
+    with pytest.raises(UntrustedBuilder, match="DataLoader"):
+        load_model(folder, trust=trust)

@@ -22,6 +22,9 @@ from assayml.config.schema import Task
 from assayml.errors import ConfigError
 
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+# Keys whose values are flags, never objects: everything else (``_args_`` included: Hydra
+# builds each positional argument it holds) is searched for nested ``_target_`` nodes.
+FLAG_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_")
 
 
 @dataclass
@@ -78,9 +81,10 @@ def is_lightning_class(obj: Any, base: str) -> bool:
     """Whether ``obj`` is a class deriving from Lightning's ``base`` (``LightningModule``
     or ``LightningDataModule``). Decided from the MRO by name, so that a config naming a
     plain builder does not import Lightning (a user's Lightning class already has)."""
+    # lightning.pytorch only: the Trainer that fits it is lightning.pytorch's, which
+    # refuses a pytorch_lightning module (then exit 2 from the caller's "not a ... class").
     return inspect.isclass(obj) and any(
-        c.__name__ == base and c.__module__.split(".")[0] in ("lightning", "pytorch_lightning")
-        for c in obj.__mro__
+        c.__name__ == base and c.__module__.startswith("lightning.pytorch") for c in obj.__mro__
     )
 
 
@@ -128,7 +132,7 @@ def check_targets(node: Any, key: str) -> None:
     if isinstance(node.get("_target_"), str):
         check_kwargs(resolve_target(node["_target_"], key), node, key)
     for name, value in node.items():
-        if name not in HYDRA_KEYS:
+        if name not in FLAG_KEYS:
             check_targets(value, f"{key}.{name}")
 
 
@@ -139,7 +143,7 @@ def nested_targets(node: Any) -> list[str]:
     if not isinstance(node, dict):
         return []
     own = [node["_target_"]] if isinstance(node.get("_target_"), str) else []
-    return own + [t for k, v in node.items() if k not in HYDRA_KEYS for t in nested_targets(v)]
+    return own + [t for k, v in node.items() if k not in FLAG_KEYS for t in nested_targets(v)]
 
 
 def check_kwargs(obj: Any, node: dict[str, Any], key: str, skip: tuple[str, ...] = ()) -> None:

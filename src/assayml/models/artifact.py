@@ -157,9 +157,9 @@ def load_model(models_dir: str | Path, trust: BuilderTrust | None = None):
     except RuntimeError as err:
         raise ArtifactError(f"{path}: weights do not fit the architecture: {err}") from err
     if spec.kind == LIGHTNING_MODULE:
-        from assayml.models.user_module import Predictor
+        from assayml.models.user_module import as_predictor
 
-        module = Predictor(module, spec.task)
+        module = as_predictor(module, spec.task)
     return module.eval(), spec
 
 

@@ -19,11 +19,35 @@ def build_user_module(spec, trust) -> nn.Module:
 
     where = "model.json"
     for target in [spec.target, *nested_targets(spec.kwargs)]:
-        trust.check(target, where)
+        # resolve, not just check: a target trusted through its module must be defined
+        # there (a name the module merely imported is someone else's code)
+        trust.resolve(target, where)
     try:
         return instantiate({"_target_": spec.target, **spec.kwargs}, ())
     except ConfigError as err:
         raise ArtifactError(f"{where}: cannot rebuild {spec.target}: {err}") from err
+
+
+def as_predictor(module: nn.Module, task: str) -> nn.Module:
+    """The loaded module (or an ensemble of them) giving our outputs: each member wrapped,
+    so that members with one logit or a flat output stack as ``[k, rows, out]``."""
+    from assayml.models.members import MemberList
+
+    if isinstance(module, MemberList):
+        wrapped = MemberList([Predictor(net, task) for net in module.nets])
+        return wrapped
+    return Predictor(module, task)
+
+
+def single_logit(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the user's module behind ``module`` gives one output per row."""
+    from assayml.models.members import MemberList
+
+    inner = module.nets[0] if isinstance(module, MemberList) else module
+    inner = getattr(inner, "module", inner)
+    with torch.no_grad():
+        out = inner(x[:1])
+    return out.dim() == 1 or out.shape[-1] == 1
 
 
 class Predictor(nn.Module):
