@@ -4,13 +4,18 @@
 DVC tracks them), lets it prepare and set up its data, and profiles its splits: rows, input
 shape, the task and classes inferred from the train labels (or ``data.task`` /
 ``model.task``). ``features`` has nothing to fit (the DataModule transforms its own
-inputs) and says so in its output. Every later stage builds the DataModule the same way,
-with the same seed, so it sees the same splits.
+inputs) and says so in its output, which carries what identifies the data (the declared
+files' hashes, the revision, the DataModule's config) so that DVC reruns train when any of
+them changes. Every later stage builds the DataModule the same way, with the same seed, so
+it sees the same splits.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,8 @@ from assayml.utils.io import atomic_outputs
 PROFILE_FILE = "profile.json"
 NO_TRANSFORM_FILE = "no_transform.json"
 SOURCE = "datamodule"
+# The keys of the profile's ``data`` that identify what was read.
+DATA_IDENTITY = ("md5", "files", "rev", "rev_commit")
 
 
 def data_node(cfg: AssayConfig) -> dict[str, Any]:
@@ -46,13 +53,16 @@ def build_datamodule(cfg: AssayConfig, stage: str):
     """The configured DataModule, prepared and set up for ``stage`` ("fit" or "test").
 
     Under ``data.rev`` every constructor argument that names a declared path (or a path
-    inside one) is pointed at that path's copy at the revision."""
+    inside one), nested in dicts and lists too, is pointed at that path's copy at the
+    revision."""
     import lightning.pytorch as pl
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     node = data_node(cfg)
     copy = revision_root(cfg)
-    overrides = _revision_paths(node, list(cfg.data.files), copy) if copy else {}
+    overrides = {}
+    if copy is not None:
+        overrides = revision_paths(node, list(cfg.data.files), copy, cfg.paths.root_dir)
     module = instantiate(node, DATA_RESERVED, **overrides)
     try:
         module.prepare_data()
@@ -79,24 +89,38 @@ def loader_labels(loader, where: str):
     for batch in loader:
         x, y = batch_parts(batch, where)
         shape = list(x.shape[1:]) if shape is None else shape
-        labels.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
+        y = torch.as_tensor(y)
+        if math.prod(y.shape[1:]) != 1:  # [n, k]: one-hot or multi-label
+            raise DataError(
+                f"{where}: labels must be one value per row (a class index or a number); "
+                f"got shape {list(y.shape)}. One-hot labels: pass their argmax; "
+                "multi-label targets are not supported"
+            )
+        labels.append(y.reshape(len(y)))
     if not labels:
         raise DataError(f"{where}: the dataloader yields no batches")
     return torch.cat(labels), shape
 
 
 def infer_task(cfg: AssayConfig, labels) -> tuple[str, list[Any]]:
-    """The task (``data.task``, else ``model.task``, else from the labels) and its classes:
-    integer labels are classes (two: binary), floating-point labels a regression target."""
+    """The task (``data.task``, else ``model.task``, else from the labels' dtype) and its
+    classes: integer or bool labels are classes (two: binary), floating-point labels a
+    regression target (even when every value is whole: 1.0, 2.0 are amounts, not classes,
+    unless the config declares a classification task)."""
     import torch
 
     declared = next(
         (t for t in (cfg.data.task, getattr(cfg.model, "task", Task.auto)) if t is not Task.auto),
         Task.auto,
     )
-    integral = not torch.is_floating_point(labels) or bool(torch.all(labels == labels.round()))
-    if declared is Task.regression or (declared is Task.auto and not integral):
+    floating = torch.is_floating_point(labels)
+    if declared is Task.regression or (declared is Task.auto and floating):
         return "regression", []
+    if floating and not bool(torch.all(labels == labels.round())):
+        raise DataError(
+            f"data: the task is {declared.name} but the train labels are fractional "
+            f"(e.g. {labels[labels != labels.round()][0].item()}); classes are 0..k-1"
+        )
     classes = sorted(int(v) for v in torch.unique(labels).tolist())
     if classes != list(range(len(classes))):
         raise DataError(
@@ -111,11 +135,13 @@ def infer_task(cfg: AssayConfig, labels) -> tuple[str, list[Any]]:
 def run_prepare_module(cfg: AssayConfig) -> StageRecord:
     """Write ``profile.json`` (no split files: the DataModule splits) and the record."""
     from assayml.data.module_files import combined_md5, file_identities
+    from assayml.records import resolve_rev
 
     started = utc_now()
     module = build_datamodule(cfg, "fit")  # prepare_data may write the files it reads
     copy = revision_root(cfg)
-    identities = file_identities(cfg.paths.root_dir, list(cfg.data.files), copy)
+    commit = resolve_rev(cfg.paths.root_dir, cfg.data.rev) if cfg.data.rev is not None else None
+    identities = file_identities(cfg.paths.root_dir, list(cfg.data.files), copy, commit)
     target = cfg.data._target_
     labels, shape = loader_labels(module.train_dataloader(), f"{target}.train_dataloader()")
     task, classes = infer_task(cfg, labels)
@@ -131,9 +157,7 @@ def run_prepare_module(cfg: AssayConfig) -> StageRecord:
         "rev": cfg.data.rev,
     }
     if cfg.data.rev is not None:
-        from assayml.records import resolve_rev
-
-        data["rev_commit"] = resolve_rev(cfg.paths.root_dir, cfg.data.rev)
+        data["rev_commit"] = commit
     profile = {
         "source": SOURCE,
         "task": task,
@@ -142,6 +166,8 @@ def run_prepare_module(cfg: AssayConfig) -> StageRecord:
         "rows": rows,
         "input_shape": shape,
         "data": data,
+        # batch_size, fractions, seed...: not in the rows above, yet they change the batches
+        "datamodule_config": data_node(cfg),
     }
     out_dir = Path(cfg.paths.prepared_dir)
     with atomic_outputs() as out:
@@ -161,10 +187,14 @@ def run_features_module(cfg: AssayConfig) -> StageRecord:
     note = {
         "transform": None,
         "reason": f"data from {cfg.data._target_}: the DataModule transforms its own inputs",
+        # What train will read: its only DVC dependency on the data is this folder, so a
+        # change of files, revision or DataModule config must change these bytes.
+        "data": {key: profile["data"].get(key) for key in DATA_IDENTITY},
+        "datamodule_config": data_node(cfg),
     }
     with atomic_outputs() as out:
         out.own_dir(out_dir)
-        out.write_json(out_dir / NO_TRANSFORM_FILE, note)
+        out.write_text(out_dir / NO_TRANSFORM_FILE, stable_json(note))
         details = {"features": None, "task": profile["task"]}
         return finish_record(
             out, "features", cfg, profile["data"], [prepared / PROFILE_FILE], started, details
@@ -182,8 +212,32 @@ def module_profile(cfg: AssayConfig) -> dict[str, Any]:
     return profile
 
 
+def stable_json(obj: Any) -> str:
+    """JSON with sorted keys: the same inputs give byte-identical files."""
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, default=str) + "\n"
+
+
+# Why prepare needs each loader beside train_dataloader.
+LOADER_USES = {
+    "val_dataloader": "train selects the best epoch and stops early on the validation split",
+    "test_dataloader": "evaluate, explain and baseline read the test split",
+}
+
+
 def _rows(module, method: str) -> int | None:
-    loader = getattr(module, method)()
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        loader = getattr(module, method)()
+    except (MisconfigurationException, NotImplementedError) as err:
+        raise ConfigError(
+            f"data: {type(module).__name__} has no {method}(), and {LOADER_USES[method]}: "
+            f"define {method}() ({err})"
+        ) from err
+    if loader is None:
+        raise ConfigError(
+            f"data: {type(module).__name__}.{method}() returned None, and {LOADER_USES[method]}"
+        )
     dataset = getattr(loader, "dataset", None)
     try:
         return len(dataset) if dataset is not None else None
@@ -195,16 +249,70 @@ def _files_only(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
-def _revision_paths(node: dict[str, Any], files: list[str], copy: Path) -> dict[str, Any]:
+def revision_paths(
+    node: dict[str, Any], files: list[str], copy: Path, root: str | Path
+) -> dict[str, Any]:
+    """Constructor arguments (``{name: new value}``) that name a declared path or a path
+    inside one, pointed into ``copy``. Paths match as resolved against the project
+    ``root`` (``./data/x``, ``data/x/`` and ``<root>/data/x`` all name ``data/x``), in
+    nested dicts and lists too. Under ``data.rev`` an argument must be redirected: else the
+    DataModule reads the workspace while the record says the revision (a ConfigError)."""
+    roots = _root_aliases(root)
+    declared = [os.path.normpath(rel) for rel in files]
+    examined: list[str] = []
     overrides = {}
     for key, value in node.items():
-        if key in DATA_RESERVED or not isinstance(value, str):
+        if key in DATA_RESERVED:
             continue
-        for rel in files:
-            norm = value.rstrip("/")
-            if norm == rel.rstrip("/") or norm.startswith(rel.rstrip("/") + "/"):
-                overrides[key] = str(copy / norm)
+        new = _redirect(value, f"data.{key}", roots, declared, copy, examined)
+        if new != value:
+            overrides[key] = new
+    if not overrides:
+        found = ", ".join(examined) if examined else "none (no string arguments)"
+        raise ConfigError(
+            f"data.rev={node.get('rev')}: no argument of {node['_target_']} names a path in "
+            f"data.files {list(files)}, so it would read the workspace, not the revision. "
+            f"Arguments examined: {found}"
+        )
     return overrides
+
+
+def _redirect(value, key, roots, declared, copy, examined):
+    if isinstance(value, dict):
+        return {
+            k: v if k == "_target_" else _redirect(v, f"{key}.{k}", roots, declared, copy, examined)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _redirect(v, f"{key}[{i}]", roots, declared, copy, examined)
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, str) or not value:
+        return value
+    examined.append(f"{key}={value!r}")
+    rel = _relative_to_root(value, roots)
+    if rel is None:
+        return value
+    for path in declared:
+        if rel == path or rel.startswith(path + "/"):
+            return str(copy / rel)
+    return value
+
+
+def _root_aliases(root: str | Path) -> list[Path]:
+    """The project root as written (absolute) and with symlinks resolved."""
+    written = Path(os.path.abspath(root))
+    return [written] if written == written.resolve() else [written, written.resolve()]
+
+
+def _relative_to_root(value: str, roots: list[Path]) -> str | None:
+    """``value`` as a normalised path relative to the project root, or None if outside."""
+    path = Path(os.path.normpath(roots[0] / Path(value).expanduser()))  # absolute: kept
+    for base in roots:
+        if path == base or base in path.parents:
+            return path.relative_to(base).as_posix()
+    return None
 
 
 def _plain(value: Any) -> Any:
