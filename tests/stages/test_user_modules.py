@@ -244,6 +244,11 @@ def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) ->
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert json.loads((project / "models/model.json").read_text())["task"] == "binary"
+    report = json.loads((project / "reports/explain/explain.json").read_text())
+    assert report["one_logit"] is True  # explained through its one logit, for every row
+    for row in report["rows"]:
+        assert row["target_class"] == 1
+        assert row["methods"]["integrated_gradients"]["abs_sum"] > 0
     assert metrics["accuracy"] > 0.8  # the blobs are three standard deviations apart
 
 
@@ -364,3 +369,29 @@ def test_a_trusted_module_does_not_trust_what_it_imported(digits_project, tmp_pa
     )
     with pytest.raises(UntrustedBuilder, match="DataLoader"):
         load_model(folder, trust=trust)
+
+
+SILENT = (
+    USER_CODE
+    + """
+
+    class Silent(OneLogit):
+        def validation_step(self, batch, _):
+            pass  # logs nothing: train.monitor (val/loss) never appears
+"""
+)
+
+
+def test_a_module_that_never_logs_the_monitored_metric_exits_2(project, monkeypatch) -> None:
+    from assayml.stages.table import get_stage
+
+    (project / "mycode").mkdir()
+    (project / "mycode" / "__init__.py").write_text("")
+    (project / "mycode" / "blobs.py").write_text(textwrap.dedent(SILENT))
+    monkeypatch.syspath_prepend(str(project))
+    (project / "conf" / "model" / "silent.yaml").write_text("_target_: mycode.blobs.Silent\n")
+    (project / "conf" / "data" / "blobs.yaml").write_text("_target_: mycode.blobs.Blobs\n")
+    cfg = to_typed(compose([*TINY, "data=blobs", "model=silent"], project / "conf"))
+    get_stage("prepare").run(cfg)
+    with pytest.raises(ConfigError, match=r"train\.monitor=val/loss: self\.log it"):
+        get_stage("train").run(cfg)

@@ -135,11 +135,13 @@ def import_project_code(root: str | None = None) -> None:
     root = os.path.abspath(root or os.getcwd())
     if not os.path.isdir(os.path.join(root, "conf")):
         return
+    # Appended, not prepended: a project file named like a library (lightning.py) must not
+    # shadow it; the project's own package names are the user's to choose.
     if root not in sys.path:
-        sys.path.insert(0, root)
+        sys.path.append(root)
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+        os.environ["PYTHONPATH"] = os.pathsep.join([*paths, root])
 
 
 def entry() -> None:

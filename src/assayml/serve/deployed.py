@@ -108,6 +108,14 @@ def load_deployed(
     if is_image_model(directory, spec):
         sampling = Sampling.from_extras(spec.extras)
         return ImageModel(module, spec, sampling, name, version, lineage_id, directory)
+    if spec.kind == "lightning_module" and not spec.feature_names:
+        from assayml.errors import ConfigError
+
+        raise ConfigError(
+            f"{directory}: trained on a LightningDataModule's inputs of shape "
+            f"{spec.extras.get('input_shape')}: predict and serve take table rows (a model "
+            "trained on our tables) or PNG images ([channels, height, width] inputs)"
+        )
     schema_path = directory / "schema.json"
     if not schema_path.is_file():
         raise ArtifactError(f"{schema_path}: missing (retrain with this version of assayml)")

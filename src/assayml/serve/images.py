@@ -24,6 +24,7 @@ from assayml.errors import DataError
 from assayml.models.inference import Sampling
 
 IMAGE_SUFFIXES = (".png",)
+BATCH_IMAGES = 1024  # images per forward pass in batch prediction
 
 
 @dataclass
@@ -134,11 +135,17 @@ def predict_files(model: ImageModel, source: Path, threshold: float):
     """A table: one row per image file (its path, SHA-256 and prediction columns)."""
     import pandas as pd
 
+    rows = []
     files = image_files(source)
-    images = torch.stack([decode_image(p.read_bytes(), model.input_shape, str(p)) for p in files])
-    records = model.predict_images(images, threshold)
-    rows = [
-        {"file": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), **r}
-        for p, r in zip(files, records, strict=True)
-    ]
+    for start in range(0, len(files), BATCH_IMAGES):  # bounded memory for large folders
+        part = files[start : start + BATCH_IMAGES]
+        blobs = [p.read_bytes() for p in part]  # read once: hashed as predicted
+        images = torch.stack(
+            [decode_image(b, model.input_shape, str(p)) for p, b in zip(part, blobs, strict=True)]
+        )
+        records = model.predict_images(images, threshold)
+        rows += [
+            {"file": str(p), "sha256": hashlib.sha256(b).hexdigest(), **r}
+            for p, b, r in zip(part, blobs, records, strict=True)
+        ]
     return pd.DataFrame(rows)

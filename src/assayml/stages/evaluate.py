@@ -39,7 +39,11 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     models = Path(cfg.paths.models_dir)
     module, spec = load_model(models)
     weights = models / WEIGHTS_FILE
-    if cfg.ckpt_path is not None:  # another checkpoint's weights in the same architecture
+    if cfg.ckpt_path is not None and spec.kind == "lightning_module":
+        from assayml.stages.evaluate_module import checkpoint_weights
+
+        weights = checkpoint_weights(cfg, module, spec)  # the user module's whole state
+    elif cfg.ckpt_path is not None:  # another checkpoint's weights in the same architecture
         weights = load_checkpoint_weights(module, cfg)
     sampling = Sampling.from_extras(spec.extras)
     transform = FeatureTransform.load(models / TRANSFORM_COPY)

@@ -37,8 +37,9 @@ def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
     started = utc_now()
     models = Path(cfg.paths.models_dir)
     module, spec = load_model(models)
+    weights = models / WEIGHTS_FILE
     if cfg.ckpt_path:
-        checkpoint_weights(cfg, module, spec)
+        weights = checkpoint_weights(cfg, module, spec)
     sampling = Sampling.from_extras(spec.extras)
     classes = module_profile(cfg)["classes"]
     split = cfg.evaluate.split
@@ -61,12 +62,13 @@ def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
         for name, blob in pngs.items():
             out.write_bytes(plots_dir / name, blob)
         details = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-        inputs = [models / WEIGHTS_FILE, models / SPEC_FILE]
+        details |= {"ckpt_path": cfg.ckpt_path} if cfg.ckpt_path else {}
+        inputs = [weights, models / SPEC_FILE]
         identity = upstream_data(cfg, "train")
         return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
 
 
-def checkpoint_weights(cfg: AssayConfig, module, spec) -> None:
+def checkpoint_weights(cfg: AssayConfig, module, spec) -> Path:
     """Load the weights of the Lightning checkpoint ``ckpt_path`` into ``module`` (the
     architecture is the trained model's): evaluate that checkpoint instead."""
     from assayml.errors import ArtifactError, ConfigError
@@ -79,6 +81,7 @@ def checkpoint_weights(cfg: AssayConfig, module, spec) -> None:
         module.module.load_state_dict(load_checkpoint(str(path))["state_dict"], strict=True)
     except (KeyError, RuntimeError) as err:
         raise ArtifactError(f"{path}: does not hold this module's weights: {err}") from err
+    return path
 
 
 @torch.no_grad()

@@ -52,6 +52,12 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
     outputs, _ = split_outputs(module, [(x, torch.as_tensor(y))], sampling, cfg)
     pred = predictions(outputs, spec.task, cfg.evaluate.threshold, sampling)
     explained = Explained(module, sampling.members > 0)
+    from assayml.models.user_module import single_logit
+
+    # One logit z for two classes is read as [0, z]: class 0's column is constant, so its
+    # attributions would all be zero. Such a model is explained through z (class 1) for
+    # every row; a negative attribution then argues for class 0.
+    one_logit = spec.task == "binary" and single_logit(module, x)
     rows = chosen_rows(ecfg.rows, pred, y)
     seed = cfg.seed if ecfg.seed is None else ecfg.seed
     baseline = torch.zeros_like(x[:1]) if ecfg.baseline == "zeros" else x.mean(0, keepdim=True)
@@ -59,6 +65,7 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
     entries, pngs = [], {}
     for row in rows:
         target = int(pred.predicted[row]) if spec.task != "regression" else 0
+        target = 1 if one_logit else target
         maps = attribute(explained, x[row : row + 1], baseline, target, ecfg, seed)
         entry: dict[str, Any] = {
             "row": row,
@@ -88,6 +95,7 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
         "split": ecfg.split,
         "methods": list(ecfg.methods),
         "baseline": ecfg.baseline,
+        "one_logit": bool(one_logit),  # binary through its one logit: target class 1
         "rows": entries,
         "bias_skipped": (
             "no bias.json: bias metrics read sensitive attributes, and the batches of "
@@ -186,8 +194,11 @@ def attribute(module, x: torch.Tensor, baseline: torch.Tensor, target, ecfg, see
         elif method == "saliency":
             values = attr.Saliency(module).attribute(x, target=target, abs=True)
         elif method == "occlusion":
-            window = tuple([x.shape[1]] + [max(1, s // 4) for s in x.shape[2:]])
-            strides = tuple([x.shape[1]] + [max(1, s // 8) for s in x.shape[2:]])
+            if x.dim() == 2:  # flat inputs: one feature at a time
+                window, strides = (1,), (1,)
+            else:  # images: all channels, a quarter of each side, half-window strides
+                window = tuple([x.shape[1]] + [max(1, s // 4) for s in x.shape[2:]])
+                strides = tuple([x.shape[1]] + [max(1, s // 8) for s in x.shape[2:]])
             values = attr.Occlusion(module).attribute(
                 x,
                 sliding_window_shapes=window,

@@ -36,11 +36,17 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
         TRANSFORM_COPY,
         input_schema,
     )
-    from assayml.train.user_fit import fit_user_module, module_node
+    from assayml.train.distributed import external_rank
+    from assayml.train.user_fit import build_user_module, fit_user_module, module_node
 
     started = utc_now()
     check_supported(cfg)
+    mc_samples = _mc_samples(cfg, build_user_module(cfg))  # before any training
     data, shape, transform, inputs = _training_data(cfg)
+    if external_rank() > 0:
+        # torchrun / multi-task srun: the other ranks fit beside rank 0 and write nothing.
+        fit_user_module(cfg, data, ckpt_path=_resume_from(cfg))
+        raise SystemExit(0)
     task, classes = data_task(cfg, transform)
     members = 0
     if cfg.uncertainty.method is UncertaintyMethod.ensemble:
@@ -51,7 +57,6 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
         result = fit_in_sequence(cfg, task, lambda member: fit_user_module(member, data))
     else:
         result = fit_user_module(cfg, data, ckpt_path=_resume_from(cfg))
-    mc_samples = _mc_samples(cfg, result.module)
     kwargs = {k: v for k, v in module_node(cfg).items() if k not in MODULE_RESERVED}
     spec = ModelSpec(
         target=cfg.model._target_,
@@ -112,6 +117,30 @@ def check_supported(cfg: AssayConfig) -> None:
             "calibration=temperature rescales the logits of assayml's own module; a user "
             "LightningModule calibrates itself (use calibration=none)"
         )
+    if cfg.train.resume:
+        raise ConfigError(
+            "train.resume continues assayml's own module from checkpoints/last.ckpt; resume a "
+            "user LightningModule with ckpt_path=checkpoints/last.ckpt"
+        )
+    ensemble = cfg.uncertainty.method is UncertaintyMethod.ensemble
+    if cfg.ckpt_path and ensemble:
+        raise ConfigError("ckpt_path names one checkpoint; uncertainty=ensemble trains several")
+    t = cfg.trainer
+    launched = external_rank_set()
+    several = "ddp" in str(t.strategy) or (isinstance(t.devices, int) and t.devices > 1)
+    if several and not launched:
+        raise ConfigError(
+            "a user LightningModule trains on several processes when a launcher starts them: "
+            "run `torchrun --nproc-per-node N -m assayml.cli.main train --params params.yaml` "
+            "(Lightning's own launcher would rerun the whole assay command in every rank)"
+        )
+
+
+def external_rank_set() -> bool:
+    """Whether a launcher (torchrun, srun) started this process as one of several ranks."""
+    import os
+
+    return "LOCAL_RANK" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
 
 
 def _training_data(cfg: AssayConfig):
@@ -150,14 +179,17 @@ def data_task(cfg: AssayConfig, transform) -> tuple[str, list[Any]]:
 
 
 def _mc_samples(cfg: AssayConfig, module) -> int:
+    """``uncertainty.samples`` under mc_dropout, once the module is known to have a dropout
+    layer that samples (exit 2, before any training, if it has none)."""
     if cfg.uncertainty.method is not UncertaintyMethod.mc_dropout:
         return 0
     import torch
 
-    if not any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in module.modules()):
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    if not any(m.p > 0 for m in layers):
         raise ConfigError(
             f"uncertainty=mc_dropout samples the dropout layers of {cfg.model._target_}, and "
-            "it has none"
+            "it has none with p > 0 (dropout through torch.nn.functional is not sampled)"
         )
     return cfg.uncertainty.samples
 

@@ -12,6 +12,7 @@ metric, the last epoch's, and the record says so.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from lightning.pytorch.callbacks import Callback
 
 from assayml.config.schema import AssayConfig
 from assayml.config.user_modules import MODULE_RESERVED, instantiate
+from assayml.errors import ConfigError
 
 
 @dataclass
@@ -51,6 +53,8 @@ class BestWeights(Callback):
         if trainer.sanity_checking or value is None:
             return
         value = float(value)
+        if not math.isfinite(value):  # NaN compares false with everything: never "best"
+            return
         better = self.best is None or (
             value < self.best if self.mode == "min" else value > self.best
         )
@@ -86,7 +90,16 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
     callbacks.append(best)
     trainer = build_trainer(cfg, callbacks)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except MisconfigurationException as err:
+        raise ConfigError(f"{cfg.model._target_}: {_monitor_hint(cfg, err)}") from err
+    except RuntimeError as err:
+        if "conditioned on metric" not in str(err):  # EarlyStopping's missing metric
+            raise
+        raise ConfigError(f"{cfg.model._target_}: {_monitor_hint(cfg, err)}") from err
     kept = "best" if best.state is not None else "last"
     state = best.state or {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
     module.load_state_dict(state)
@@ -98,9 +111,25 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
         best_epoch=best.epoch,
         epochs=trainer.current_epoch,
         steps=trainer.global_step,
-        metrics={k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
+        metrics={
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if v.numel() == 1 and math.isfinite(float(v))
+        },
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         kept=kept,
         resumed_from=ckpt_path,
         processes=trainer.world_size,
     )
+
+
+def _monitor_hint(cfg: AssayConfig, err: Exception) -> str:
+    """Lightning's message, and what to do when the module never logs ``train.monitor``."""
+    text = str(err).strip().splitlines()[0]
+    if cfg.train.monitor in str(err):
+        text += (
+            f" (the checkpoint and early-stopping callbacks watch train.monitor="
+            f"{cfg.train.monitor}: self.log it in validation_step, set train.monitor to a "
+            "metric the module logs, or remove both callbacks to keep the last epoch)"
+        )
+    return text

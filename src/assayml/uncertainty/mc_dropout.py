@@ -44,7 +44,8 @@ def _dropout_only(net: nn.Module) -> Iterator[None]:
     """Dropout layers in training mode, the rest in eval mode; restored afterwards.
     Only modules whose mode changes are touched (each change costs an attribute set)."""
     modes = [(m, m.training) for m in net.modules()]
-    wanted = {m: isinstance(m, nn.Dropout) for m, _ in modes}
+    # every dropout kind (Dropout1d/2d/3d, AlphaDropout, ...), not only nn.Dropout
+    wanted = {m: isinstance(m, nn.modules.dropout._DropoutNd) for m, _ in modes}
     changed = [(m, was) for m, was in modes if was != wanted[m]]
     for module, _ in changed:
         module.training = wanted[module]
