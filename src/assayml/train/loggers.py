@@ -9,8 +9,10 @@ config flattened to ``group/key`` names (:func:`run_hyperparameters`), through
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +63,24 @@ def run_hyperparameters(cfg: AssayConfig) -> dict[str, Any]:
     (``data.columns``, a column each) is data description rather than a hyperparameter; it
     stays in params.yaml and the records, and leaving it out here halves what each logger
     writes."""
-    from assayml.config.load import canonical_json
-
-    resolved = json.loads(canonical_json(cfg))
+    # dataclasses.asdict, not canonical_json: the same values without building an OmegaConf
+    # tree of the whole schema (~0.2 s a call here), which the config hash needs and this
+    # does not.
+    resolved = _plain(dataclasses.asdict(cfg))
     if isinstance(resolved.get("data"), dict):
         resolved["data"].pop("columns", None)
     return _flatten(resolved)
+
+
+def _plain(node: Any) -> Any:
+    """Enums by name, tuples as lists: JSON's types."""
+    if isinstance(node, Enum):
+        return node.name
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(v) for v in node]
+    return node
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
