@@ -395,3 +395,34 @@ def test_a_module_that_never_logs_the_monitored_metric_exits_2(project, monkeypa
     get_stage("prepare").run(cfg)
     with pytest.raises(ConfigError, match=r"train\.monitor=val/loss: self\.log it"):
         get_stage("train").run(cfg)
+
+
+OBJECT_DEFAULT = (
+    USER_CODE
+    + """
+
+    class WithLoss(OneLogit):
+        def __init__(self, hidden: int = 8, lr: float = 0.3, loss=nn.BCEWithLogitsLoss()):
+            super().__init__(hidden, lr)
+            self.criterion = loss
+"""
+)
+
+
+def test_an_object_default_is_left_to_the_class(project, monkeypatch) -> None:
+    """A constructor default that cannot be a config value (a loss object) is left out of
+    the config and of the build, so the class's own default applies. (A package name of
+    its own: another test's `mycode` may already be imported in this process.)"""
+    from assayml.config.user_modules import constructor_node
+
+    (project / "objcode").mkdir()
+    (project / "objcode" / "__init__.py").write_text("")
+    (project / "objcode" / "blobs.py").write_text(textwrap.dedent(OBJECT_DEFAULT))
+    monkeypatch.syspath_prepend(str(project))
+    (project / "conf" / "model" / "with_loss.yaml").write_text("_target_: objcode.blobs.WithLoss\n")
+    (project / "conf" / "data" / "blobs.yaml").write_text("_target_: objcode.blobs.Blobs\n")
+    cfg = to_typed(compose([*TINY, "data=blobs", "model=with_loss"], project / "conf"))
+    assert cfg.model.loss is None and "loss" not in constructor_node(cfg.model)
+    from assayml.train.user_fit import build_user_module
+
+    assert type(build_user_module(cfg).criterion).__name__ == "BCEWithLogitsLoss"

@@ -97,6 +97,7 @@ def schema_for_class(target: str, cls: type, base: type, key: str) -> type:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # unresolvable annotations: fall back to Any
         hints = {}
+    objects: list[str] = []  # arguments whose default is an object (left out unless set)
     fields: list[tuple[str, Any, Any]] = [
         ("_target_", str, field(default=target)),
         ("name", str, field(default=cls.__name__)),
@@ -110,6 +111,12 @@ def schema_for_class(target: str, cls: type, base: type, key: str) -> type:
                 f"{key}.{name}; rename it"
             )
         default = MISSING if param.default is inspect.Parameter.empty else param.default
+        if not _config_value(default):
+            # An object default (loss=nn.CrossEntropyLoss()) cannot live in a config: the
+            # key defaults to None and is left out when building, so the class's own
+            # default applies; a config may still set it (a _target_ node).
+            objects.append(name)
+            default = None
         hint = hints.get(name, Any)
         typed = hint if hint in (int, float, str, bool) and default is not None else Any
         if isinstance(default, (list, tuple, dict)):
@@ -117,7 +124,44 @@ def schema_for_class(target: str, cls: type, base: type, key: str) -> type:
         else:
             spec = field(default=default)
         fields.append((name, typed, spec))
-    return dataclasses.make_dataclass(f"{cls.__name__}_config", fields, bases=(base,))
+    schema = dataclasses.make_dataclass(f"{cls.__name__}_config", fields, bases=(base,))
+    schema.OBJECT_DEFAULTS = tuple(objects)
+    return schema
+
+
+def _config_value(value: Any) -> bool:
+    """Whether ``value`` can be a config value (OmegaConf's primitives and containers)."""
+    from enum import Enum
+
+    if value is None or value is MISSING or isinstance(value, (bool, int, float, str, Enum)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_config_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _config_value(v) for k, v in value.items())
+    return False
+
+
+def constructor_node(config: Any) -> dict[str, Any]:
+    """A typed user-module or DataModule config as the plain mapping Hydra instantiates:
+    enums by name, and arguments whose default is an object left out while unset."""
+    from enum import Enum
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return value.name
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    objects = getattr(type(config), "OBJECT_DEFAULTS", ())
+    return {
+        f.name: plain(getattr(config, f.name))
+        for f in dataclasses.fields(config)
+        if not (f.name in objects and getattr(config, f.name) is None)
+    }
 
 
 def check_targets(node: Any, key: str) -> None:

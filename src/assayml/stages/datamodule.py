@@ -12,7 +12,6 @@ it sees the same splits.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -35,7 +34,9 @@ DATA_IDENTITY = ("md5", "files", "rev", "rev_commit")
 
 def data_node(cfg: AssayConfig) -> dict[str, Any]:
     """``cfg.data`` as the plain mapping Hydra instantiates."""
-    return {f.name: _plain(getattr(cfg.data, f.name)) for f in dataclasses.fields(cfg.data)}
+    from assayml.config.user_modules import constructor_node
+
+    return constructor_node(cfg.data)
 
 
 def revision_root(cfg: AssayConfig) -> Path | None:
@@ -313,15 +314,3 @@ def _relative_to_root(value: str, roots: list[Path]) -> str | None:
         if path == base or base in path.parents:
             return path.relative_to(base).as_posix()
     return None
-
-
-def _plain(value: Any) -> Any:
-    from enum import Enum
-
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

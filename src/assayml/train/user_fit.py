@@ -11,7 +11,6 @@ metric, the last epoch's, and the record says so.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,9 +64,9 @@ class BestWeights(Callback):
 
 def module_node(cfg: AssayConfig) -> dict[str, Any]:
     """``cfg.model`` as the plain mapping Hydra instantiates."""
-    from assayml.stages.datamodule import _plain
+    from assayml.config.user_modules import constructor_node
 
-    return {f.name: _plain(getattr(cfg.model, f.name)) for f in dataclasses.fields(cfg.model)}
+    return constructor_node(cfg.model)
 
 
 def build_user_module(cfg: AssayConfig):
