@@ -156,6 +156,13 @@ def test_a_datamodule_with_a_tabular_network_exits_2_saying_why(project: Path) -
         get_stage("train").run(cfg)
 
 
+def write_package(project: Path, package: str, code: str) -> None:
+    """``project/<package>/blobs.py`` holding ``code``: a user's own code in the root."""
+    (project / package).mkdir()
+    (project / package / "__init__.py").write_text("")
+    (project / package / "blobs.py").write_text(textwrap.dedent(code))
+
+
 USER_CODE = '''
     """A user's own module and data, in the project root (not installed)."""
     import lightning.pytorch as pl
@@ -216,9 +223,7 @@ USER_CODE = '''
 def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) -> None:
     """`assay run` imports `mycode` from the project root, in every stage; one logit for
     two classes is read as a binary classifier."""
-    (project / "mycode").mkdir()
-    (project / "mycode" / "__init__.py").write_text("")
-    (project / "mycode" / "blobs.py").write_text(textwrap.dedent(USER_CODE))
+    write_package(project, "mycode", USER_CODE)
     (project / "conf" / "model" / "one_logit.yaml").write_text("_target_: mycode.blobs.OneLogit\n")
     (project / "conf" / "data" / "blobs.yaml").write_text("_target_: mycode.blobs.Blobs\n")
     env = cli_env()
@@ -385,9 +390,7 @@ SILENT = (
 def test_a_module_that_never_logs_the_monitored_metric_exits_2(project, monkeypatch) -> None:
     from assayml.stages.table import get_stage
 
-    (project / "mycode").mkdir()
-    (project / "mycode" / "__init__.py").write_text("")
-    (project / "mycode" / "blobs.py").write_text(textwrap.dedent(SILENT))
+    write_package(project, "mycode", SILENT)
     monkeypatch.syspath_prepend(str(project))
     (project / "conf" / "model" / "silent.yaml").write_text("_target_: mycode.blobs.Silent\n")
     (project / "conf" / "data" / "blobs.yaml").write_text("_target_: mycode.blobs.Blobs\n")
@@ -415,9 +418,7 @@ def test_an_object_default_is_left_to_the_class(project, monkeypatch) -> None:
     its own: another test's `mycode` may already be imported in this process.)"""
     from assayml.config.user_modules import constructor_node
 
-    (project / "objcode").mkdir()
-    (project / "objcode" / "__init__.py").write_text("")
-    (project / "objcode" / "blobs.py").write_text(textwrap.dedent(OBJECT_DEFAULT))
+    write_package(project, "objcode", OBJECT_DEFAULT)
     monkeypatch.syspath_prepend(str(project))
     (project / "conf" / "model" / "with_loss.yaml").write_text("_target_: objcode.blobs.WithLoss\n")
     (project / "conf" / "data" / "blobs.yaml").write_text("_target_: objcode.blobs.Blobs\n")

@@ -54,10 +54,19 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     y_encoded = transform.encode_target(target)
     pred = predict(module, transform, x, cfg.evaluate.threshold, sampling)
     y = target.to_numpy(dtype=float) if pred.task == "regression" else y_encoded
+    inputs = [weights, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
+    return write_evaluation(cfg, pred, y, transform.target.classes, sampling, inputs, started)
+
+
+def write_evaluation(
+    cfg: AssayConfig, pred, y, classes: list, sampling: Sampling, inputs: list[Path], started: str
+) -> StageRecord:
+    """Score ``pred`` against ``y``, write ``metrics/evaluate.json``, the plots and the
+    record: one report whether the model is ours or a user's module on a DataModule."""
     metrics = {"split": cfg.evaluate.split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
     metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
-    plots = plot_data(pred, y, transform.target.classes)
-    pngs = plot_pngs(plots, transform.target.classes, metrics.get("confusion_matrix"))
+    plots = plot_data(pred, y, classes)
+    pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
     if uncertainty_plots:
         pngs |= uncertainty_pngs(uncertainty_plots)
         plots |= uncertainty_plots
@@ -76,16 +85,8 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
             for k, v in metrics["uncertainty"].items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
-        inputs = [weights, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
-        return finish_record(
-            out,
-            "evaluate",
-            cfg,
-            upstream_data(cfg, "train"),
-            inputs,
-            started,
-            details,
-        )
+        identity = upstream_data(cfg, "train")
+        return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
 
 
 def load_checkpoint_weights(net, cfg: AssayConfig) -> Path:

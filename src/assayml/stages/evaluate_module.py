@@ -15,16 +15,11 @@ import torch
 
 from assayml.config.schema import AssayConfig
 from assayml.errors import DataError
-from assayml.evaluate.metrics import compute_metrics
-from assayml.evaluate.plots import plot_data, plot_pngs
-from assayml.evaluate.uncertainty_report import uncertainty_report
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Predictions, Sampling
 from assayml.records import StageRecord
-from assayml.stages.common import finish_record, upstream_data, utc_now
-from assayml.uncertainty.plots import uncertainty_pngs
+from assayml.stages.common import utc_now
 from assayml.uncertainty.summaries import classification_summary, regression_summary
-from assayml.utils.io import atomic_outputs
 
 LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}
 
@@ -32,7 +27,7 @@ LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_d
 def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
     """Write ``metrics/evaluate.json``, ``plots/evaluate/*`` and the record."""
     from assayml.stages.datamodule import build_datamodule, module_profile
-    from assayml.stages.evaluate import METRICS_FILE, PLOTS_SUBDIR
+    from assayml.stages.evaluate import write_evaluation
 
     started = utc_now()
     models = Path(cfg.paths.models_dir)
@@ -46,26 +41,7 @@ def run_evaluate_module(cfg: AssayConfig) -> StageRecord:
     data = build_datamodule(cfg, "fit" if split != "test" else "test")
     outputs, y = split_outputs(module, getattr(data, LOADERS[split])(), sampling, cfg)
     pred = predictions(outputs, spec.task, cfg.evaluate.threshold, sampling)
-    metrics = {"split": split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
-    metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
-    plots = plot_data(pred, y, classes)
-    pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
-    if uncertainty_plots:
-        pngs |= uncertainty_pngs(uncertainty_plots)
-        plots |= uncertainty_plots
-    metrics_dir, plots_dir = Path(cfg.paths.metrics_dir), Path(cfg.paths.plots_dir) / PLOTS_SUBDIR
-    with atomic_outputs() as out:
-        out.own_dir(plots_dir)
-        out.write_json(metrics_dir / METRICS_FILE, metrics)
-        for name, content in plots.items():
-            out.write_json(plots_dir / name, content)
-        for name, blob in pngs.items():
-            out.write_bytes(plots_dir / name, blob)
-        details = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-        details |= {"ckpt_path": cfg.ckpt_path} if cfg.ckpt_path else {}
-        inputs = [weights, models / SPEC_FILE]
-        identity = upstream_data(cfg, "train")
-        return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
+    return write_evaluation(cfg, pred, y, classes, sampling, [weights, models / SPEC_FILE], started)
 
 
 def checkpoint_weights(cfg: AssayConfig, module, spec) -> Path:

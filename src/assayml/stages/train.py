@@ -206,12 +206,19 @@ def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, start
             **details,
         },
         "metrics": {"val": details["final_metrics"]},
+        **card_provenance(cfg, spec, data),
+        "started_at": started,
+        "finished_at": utc_now(),
+    }
+
+
+def card_provenance(cfg, spec: ModelSpec, data: dict) -> dict:
+    """What made a model, as every model card (ours or a user's module) records it."""
+    return {
         "data": data,
         "tags": list(cfg.tags),
         "config_hash": config_hash(cfg),
         "git": git_state(cfg.paths.root_dir),
         "environment": environment(),
         "weights_sha256": spec.weights_sha256,
-        "started_at": started,
-        "finished_at": utc_now(),
     }

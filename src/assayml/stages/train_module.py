@@ -14,13 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assayml.config.load import canonical_json, config_hash, uses_datamodule
+from assayml.config.load import canonical_json, uses_datamodule
 from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
 from assayml.config.user_modules import MODULE_RESERVED
 from assayml.errors import ConfigError
 from assayml.models.artifact import ModelSpec, save_model, seal_model
 from assayml.models.members import SEQUENTIAL
-from assayml.records import StageRecord, environment, git_state
+from assayml.records import StageRecord
 from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.utils.io import atomic_outputs
 
@@ -196,6 +196,8 @@ def _mc_samples(cfg: AssayConfig, module) -> int:
 
 def module_card(cfg: AssayConfig, spec: ModelSpec, classes, data: dict, details: dict) -> dict:
     """The model card of a user's module: what it is, what made it, how it did."""
+    from assayml.stages.train import card_provenance
+
     return {
         "name": cfg.model.name,
         "kind": KIND,
@@ -205,10 +207,5 @@ def module_card(cfg: AssayConfig, spec: ModelSpec, classes, data: dict, details:
         "inputs": {"shape": spec.extras["input_shape"], "features": spec.feature_names},
         "training": {"seed": cfg.seed, **details},
         "metrics": {"val": details["final_metrics"]},
-        "data": data,
-        "tags": list(cfg.tags),
-        "config_hash": config_hash(cfg),
-        "git": git_state(cfg.paths.root_dir),
-        "environment": environment(),
-        "weights_sha256": spec.weights_sha256,
+        **card_provenance(cfg, spec, data),
     }
