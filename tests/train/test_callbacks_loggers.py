@@ -115,3 +115,17 @@ def test_a_single_logger_gets_the_hyperparameters_too(make_cfg, project, logger)
     )
     params = yaml.safe_load(next((project / "logs" / logger).rglob("hparams.yaml")).read_text())
     assert params["train/batch_size"] == 64
+
+
+def test_dvclive_in_a_repository_without_a_commit_exits_2(make_cfg, project) -> None:
+    """A fresh `git init` with no commit: DVCLive fails inside its own set-up; the run
+    stops with exit 2 saying what to do, not a traceback."""
+    import subprocess
+
+    from assayml.errors import ConfigError
+    from assayml.train.loggers import build_loggers, log_run_hyperparameters
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    cfg = make_cfg("logger=dvclive")
+    with pytest.raises(ConfigError, match="at least one commit"):
+        log_run_hyperparameters(build_loggers(cfg), cfg)

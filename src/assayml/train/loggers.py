@@ -46,13 +46,28 @@ def log_run_hyperparameters(loggers: list[Any], cfg: AssayConfig) -> None:
         logger.log_hyperparams(params)
 
 
+def dvclive_experiment(logger):
+    """DVCLive's ``Live``, created now: in a git repository without a commit DVCLive fails
+    inside its own set-up (it asks git for HEAD before checking there is one), which would
+    otherwise end the run with a traceback after prepare and features."""
+    from scmrepo.exceptions import SCMError
+
+    try:
+        return logger.experiment
+    except SCMError as err:
+        raise ConfigError(
+            f"logger=dvclive: {err}: DVCLive needs a git repository with at least one "
+            "commit (git add -A && git commit), or no repository; or use logger=csv"
+        ) from err
+
+
 def skip_idle_studio_sync(logger) -> None:
     """DVCLive re-reads its whole params file at every sync (twice an epoch) to post it to
     DVC Studio, and does so even when no Studio is configured: with the run's ~200
     hyperparameters that parse took ~0.1 s a sync here, more than a small model's whole
     training. Without a Studio config there is nothing to post, so the sync skips it.
     (DVCLive keeps that config in a private attribute; with one set, nothing changes.)"""
-    live = logger.experiment
+    live = dvclive_experiment(logger)
     if not getattr(live, "_dvc_studio_config", None):
         live.post_data_to_studio = lambda: None
 
