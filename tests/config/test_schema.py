@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from omegaconf import OmegaConf
 
 from assayml.config import compose, config_hash, to_typed
 from assayml.config.custom_models import resolve_builder
+from assayml.config.load import canonical_json
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS, ModelConfig
 from assayml.config.schema import AssayConfig, Task
 from assayml.errors import ConfigError
@@ -122,6 +124,26 @@ def test_config_hash_is_stable_and_sensitive() -> None:
     a, b = to_typed(compose([], CONF)), to_typed(compose([], CONF))
     assert config_hash(a) == config_hash(b)
     assert config_hash(a) != config_hash(to_typed(compose(["seed=1"], CONF)))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["data=wine", "uncertainty=ensemble", "model=logreg"],
+        ["experiment=digits_folder", "tags=[a,b]"],
+        ["model/scheduler=cosine", "logger=many", "debug=default"],
+        ["model=residual_mlp"],
+    ],
+)
+def test_canonical_json_is_what_omegaconf_structured_gives(overrides) -> None:
+    """canonical_json converts the typed config itself; hashes must stay those of the
+    structured route they replaced (records and locks hold them)."""
+    cfg = to_typed(compose(overrides, CONF))
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    container.pop("hydra", None)
+    assert json.loads(canonical_json(cfg)) == container
+    assert canonical_json(cfg) == json.dumps(container, separators=(",", ":"), default=str)
 
 
 def test_config_hash_sees_the_order_of_columns() -> None:

@@ -4,6 +4,7 @@ once, each holding the run's hyperparameters."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMon
 
 from assayml.cli.main import main
 from assayml.errors import ConfigError
-from assayml.train.fit import configured_callbacks
+from assayml.train.fit import configured_callbacks, fused_steps
 from tests.stages.helpers import run_stages
 
 
@@ -26,6 +27,15 @@ class CountEpochs(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         CountEpochs.epochs += self.step
+
+
+class CountSteps(Callback):
+    """A user's callback that watches single optimiser steps."""
+
+    steps = 0
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        CountSteps.steps += 1
 
 
 STOP_AT_ONCE = ("trainer.max_epochs=6", "train.early_stopping.patience=1")
@@ -54,6 +64,30 @@ def test_callbacks_are_changed_and_added_by_override(make_cfg) -> None:
     CountEpochs.epochs = 0
     run_stages(cfg, ("prepare", "features", "train"))  # logger=none: no LR monitor, no error
     assert CountEpochs.epochs == 30
+
+
+@pytest.mark.parametrize(
+    "override, fused",
+    [
+        ("trainer.max_epochs=2", 32),  # the stock callbacks act per epoch
+        ("callbacks.early_stopping=null", 32),
+        (f"+callbacks.mine._target_={__name__}.CountSteps", 1),  # the user's own
+        ("callbacks.lr_monitor.logging_interval=step", 1),
+        ("+callbacks.model_checkpoint.every_n_train_steps=5", 1),
+        ("trainer.max_steps=40", 1),
+    ],
+)
+def test_fusing_is_off_wherever_something_watches_single_steps(make_cfg, override, fused) -> None:
+    assert fused_steps(make_cfg(override)) == fused
+
+
+def test_a_users_callback_sees_every_optimiser_step(make_cfg) -> None:
+    cfg = make_cfg(f"+callbacks.mine._target_={__name__}.CountSteps", "train.batch_size=32")
+    CountSteps.steps = 0
+    records = run_stages(cfg, ("prepare", "features", "train"))
+    details = records["train"].details
+    assert CountSteps.steps == details["steps"] > 0
+    assert details["steps"] == details["epochs"] * math.ceil(details["rows"]["train"] / 32)
 
 
 def test_without_a_checkpoint_callback_the_last_weights_are_kept(make_cfg, project) -> None:

@@ -59,7 +59,8 @@ def test_fused_steps_give_the_same_weights_as_plain_lightning_steps(
 
 @pytest.mark.parametrize("fused", [1, 4])
 def test_global_step_counts_optimiser_steps(make_cfg, fused) -> None:
-    """Checkpointing and loggers read trainer.global_step; fused steps must advance it."""
+    """The record's steps are optimiser steps, fused or not (fused, global_step counts
+    groups of them)."""
     records = run_stages(
         make_cfg(f"train.fused_steps={fused}", "train.batch_size=32"),
         ("prepare", "features", "train"),

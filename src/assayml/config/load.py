@@ -7,12 +7,14 @@ composed it into ``params.yaml`` and the stage read that file.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS
@@ -159,10 +161,29 @@ def canonical_json(cfg: AssayConfig | DictConfig) -> str:
 
     Order is kept, not sorted: the order of ``data.columns`` is the order of the features,
     so two configs that differ only in it train different models and must hash apart."""
-    node = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
-    container = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    if isinstance(cfg, DictConfig):
+        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    else:
+        container = plain(cfg)
     container.pop("hydra", None)
     return json.dumps(container, separators=(",", ":"), default=str)
+
+
+def plain(value: Any) -> Any:
+    """A typed config as JSON-ready containers, as ``OmegaConf.structured`` then
+    ``to_container(enum_to_str=True)`` would give them (a test compares the two), without
+    building the structured copy, which took 40-70 ms of every training run's set-up."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True, enum_to_str=True)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 def to_yaml(cfg: AssayConfig) -> str:

@@ -93,7 +93,7 @@ def fit_network(
         best_epoch=best_epoch,
         net=module.net.eval(),
         epochs=trainer.current_epoch,
-        steps=trainer.global_step,
+        steps=module.optimizer_steps if module.fused else trainer.global_step,
         metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         resumed_from=resumed_from,
@@ -213,8 +213,11 @@ def fused_steps(cfg: AssayConfig) -> int:
     """``train.fused_steps``, or 1 where every step must pass through Lightning's automatic
     optimisation: under a distributed strategy (one backward per wrapped forward), with
     16-bit mixed precision (Lightning's gradient scaler), with gradient accumulation (which
-    Lightning refuses in manual optimisation), and with a ReduceLROnPlateau stepped every
-    step (its metric is only known per Lightning step)."""
+    Lightning refuses in manual optimisation), with a ReduceLROnPlateau stepped every step
+    (its metric is only known per Lightning step), and wherever something counts or watches
+    single steps, since fused, a Lightning step is a group of them (module.py):
+    ``trainer.max_steps``, and any callback but the stock per-epoch ones (see
+    :func:`watches_steps`)."""
     from assayml.train.optim import is_plateau
 
     t = cfg.trainer
@@ -228,7 +231,41 @@ def fused_steps(cfg: AssayConfig) -> int:
         return 1
     if accumulate != 1 or plateau_per_step:
         return 1
+    if t.max_steps not in (None, -1) or any(map(watches_steps, cfg.callbacks.values())):
+        return 1
     return cfg.train.fused_steps
+
+
+# Callbacks that act per epoch (or once) whatever their settings, but for the step-interval
+# settings named in watches_steps. Any other, the user's own above all, gets every step.
+PER_EPOCH_CALLBACKS = (
+    "ModelCheckpoint",
+    "EarlyStopping",
+    "LearningRateMonitor",
+    "ModelSummary",
+    "RichModelSummary",
+    "RichProgressBar",
+    "TQDMProgressBar",
+)
+
+
+def watches_steps(node: Any) -> bool:
+    """Whether a ``callbacks`` entry (``None``: removed) needs every optimiser step."""
+    if node is None:
+        return False
+    import lightning.pytorch.callbacks as stock
+    from hydra.utils import get_object
+
+    from assayml.train.progress import build_progress
+
+    try:
+        target = get_object(str(node.get("_target_")))
+    except Exception:  # unimportable: building it says why (callbacks.py)
+        return True
+    per_epoch = tuple(getattr(stock, name) for name in PER_EPOCH_CALLBACKS)
+    if target is not build_progress and target not in per_epoch:  # a subclass may watch steps
+        return True
+    return bool(node.get("every_n_train_steps")) or node.get("logging_interval") == "step"
 
 
 def configured_callbacks(cfg: AssayConfig) -> tuple[Any, list[Any]]:

@@ -16,6 +16,10 @@ from assayml.models.heads import split_gaussian
 def member_losses(output: torch.Tensor, y: torch.Tensor, task: str, head: str) -> torch.Tensor:
     """Mean loss of each member: shape ``output.shape[:-2]`` (``[]`` for one network).
     ``y`` is [rows], shared by every member, or [k, rows], each member's own."""
+    if task != "regression" and output.dim() == 2:
+        # One network: the mean reduction at once, a third of the time of the general path
+        # below on a small step (same gradients: both divide each row's by the row count).
+        return F.cross_entropy(output, y)
     y = y.expand(output.shape[:-1])
     if task == "regression" and head == "gaussian":
         mean, variance = split_gaussian(output)

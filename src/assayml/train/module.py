@@ -10,14 +10,20 @@ So: batches are tensor slices (``batches.py``), losses are kept on the device an
 once per epoch, and ``fused_steps`` optimiser steps run inside one Lightning step, with the
 same data order and arithmetic as one step per call (a test checks the weights are equal).
 
-Fused steps use Lightning's public manual optimisation: ``LightningOptimizer.step`` (which
-advances ``trainer.global_step`` and fires ``on_before_optimizer_step``) and
-``clip_gradients``; the backward is torch's own, so ``on_before_backward`` and
-``on_after_backward`` do not fire in fused mode. Lightning steps no scheduler in manual
-mode, so this module steps it where automatic optimisation would: ``interval: step`` after
-every ``frequency``-th optimiser step of the epoch, ``interval: epoch`` after the epoch's
-last training batch (before validation), ReduceLROnPlateau after the epoch (validation
-included) with its metric.
+Fused steps use only Lightning's public API. Each Lightning step is a group of
+``fused_steps`` optimiser steps: the group's last goes through ``LightningOptimizer.step``
+(which fires ``on_before_optimizer_step`` and advances ``trainer.global_step``), the others
+through the torch optimiser itself. That per-step dispatch (strategy, precision plugin,
+closure, a hook over every callback) cost ~45 us a step here, as much as the rest of
+Lightning's overhead together. So in fused mode ``global_step`` counts Lightning steps
+(groups), this module counts optimiser steps (``optimizer_steps``, kept in checkpoints),
+and ``fit.fused_steps`` turns fusing off wherever something watches single steps
+(``max_steps``, step-interval checkpoints or LR logging, a callback of the user's own). The
+backward is torch's own, so ``on_before_backward``/``on_after_backward`` do not fire.
+Lightning steps no scheduler in manual mode, so this module steps it where automatic
+optimisation would: ``interval: step`` after every ``frequency``-th optimiser step of the
+epoch, ``interval: epoch`` after the epoch's last training batch (before validation),
+ReduceLROnPlateau after the epoch (validation included) with its metric.
 
 An ensemble (``models/ensemble.py``) trains through the same steps: its batches are
 ``[k, rows, features]`` (each member its own rows), its outputs ``[k, rows, out]``, and the
@@ -35,6 +41,8 @@ from torch import nn
 from assayml.errors import ConfigError
 from assayml.train.losses import member_losses, point_prediction
 from assayml.train.optim import build_optimization
+
+STEPS_KEY = "assay_optimizer_steps"  # a checkpoint's count of optimiser steps (fused mode)
 
 
 class AssayModule(pl.LightningModule):
@@ -66,9 +74,11 @@ class AssayModule(pl.LightningModule):
         # Fused steps call the optimiser themselves; Lightning clips only in automatic mode.
         self.automatic_optimization = not self.fused
         self.member_val_loss: torch.Tensor | None = None  # [k] after each validation epoch
-        self._sums: dict[str, list[torch.Tensor]] = {}  # per-batch sums, reduced per epoch
+        self._sums: dict[str, list[torch.Tensor]] = {}  # per-batch values, reduced per epoch
+        self._weights: dict[str, list[float]] = {}  # each value's weight in the epoch's sum
         self._counts: dict[str, int] = {}
         self._epoch_steps = 0  # optimiser steps this epoch (fused: step-interval schedulers)
+        self.optimizer_steps = 0  # fused: every optimiser step (global_step counts groups)
         self._plateau: dict[str, Any] = {}  # fused: a ReduceLROnPlateau's monitor and strict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,30 +92,38 @@ class AssayModule(pl.LightningModule):
         x, y, *weight = batch  # a weight under DDP (see batches.TensorBatches)
         if not self.fused:
             loss = self.loss(self(x), y)
-            self._accumulate("train/loss", loss.detach() * y.shape[-1] / self.members, y.shape[-1])
+            self._accumulate("train/loss", loss, y.shape[-1], y.shape[-1] / self.members)
             return loss * weight[0] if weight else loss
-        optimizer = self.optimizers()  # a LightningOptimizer: its step() counts global_step
-        for start in range(0, y.shape[-1], self.batch_size):  # rows are the last y dim
+        optimizer = self.optimizers()  # a LightningOptimizer
+        raw = optimizer.optimizer
+        starts = range(0, y.shape[-1], self.batch_size)  # rows are the last y dim
+        for start in starts:
             rows = slice(start, start + self.batch_size)
             xb, yb = x[..., rows, :], y[..., rows]
             loss = self.loss(self.net(xb), yb)
-            optimizer.zero_grad()
+            raw.zero_grad()
             # Plain backward, not manual_backward: its two hook dispatches per step cost more
             # than the step itself here (benchmarks/README.md); fusing is off wherever the
             # precision plugin or strategy must see the backward (fit.fused_steps).
             loss.backward()
             if self.clip:
                 self.clip_gradients(optimizer, self.clip, self.clip_algorithm)
-            optimizer.step()
+            # The group's last step through Lightning (hooks, global_step), the rest direct.
+            (optimizer if start == starts[-1] else raw).step()
             self._epoch_steps += 1
+            self.optimizer_steps += 1
             self._step_schedulers("step", self._epoch_steps)
-            self._accumulate(
-                "train/loss", loss.detach() * yb.shape[-1] / self.members, yb.shape[-1]
-            )
+            self._accumulate("train/loss", loss, yb.shape[-1], yb.shape[-1] / self.members)
         return None
 
     def on_train_epoch_start(self) -> None:
         self._epoch_steps = 0
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[STEPS_KEY] = self.optimizer_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.optimizer_steps = checkpoint.get(STEPS_KEY, checkpoint.get("global_step", 0))
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # Where automatic optimisation steps epoch-interval schedulers: after the epoch's
@@ -182,15 +200,22 @@ class AssayModule(pl.LightningModule):
                 continue
             config.scheduler.step(value)
 
-    def _accumulate(self, name: str, total: torch.Tensor, count: int) -> None:
-        # Appending costs ~1 us; arithmetic on every step would cost ten times that.
-        self._sums.setdefault(name, []).append(total.detach())
+    def _accumulate(self, name: str, value: torch.Tensor, count: int, weight: float = 1) -> None:
+        """Add ``value * weight`` (over ``count`` rows) to the epoch's sum of ``name``.
+
+        Appending costs ~1 us; a tensor operation on every step (the weighting) costs
+        several, so the weights are applied once, at the epoch's end."""
+        self._sums.setdefault(name, []).append(value.detach())
+        self._weights.setdefault(name, []).append(weight)
         self._counts[name] = self._counts.get(name, 0) + count
 
     def _mean(self, name: str) -> torch.Tensor | None:
         if name not in self._sums:
             return None
-        return torch.stack(self._sums.pop(name)).double().sum(dim=0) / self._counts.pop(name)
+        values = torch.stack(self._sums.pop(name)).double()  # [batches, (k)]
+        weights = torch.tensor(self._weights.pop(name), dtype=values.dtype, device=values.device)
+        weights = weights.reshape(-1, *[1] * (values.dim() - 1))
+        return (values * weights).sum(dim=0) / self._counts.pop(name)
 
     def _log_means(self, prefix: str) -> None:
         for name in [k for k in self._sums if k.startswith(prefix)]:
