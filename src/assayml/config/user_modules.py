@@ -50,17 +50,10 @@ class UserDataConfig:
     files: list[str] = field(default_factory=list)
     rev: str | None = None
     task: Task = Task.auto  # auto: inferred from the labels of the train split
-    # Kept so that the pipeline's DVC params exist; a DataModule's batches carry no
-    # sensitive attributes for bias reports yet, so both must stay empty.
+    # Attributes for the bias report: the batches are then (inputs, labels, {name: values})
+    # and these name keys of that mapping (stages/datamodule.py: batch_facets).
     sensitive: list[str] = field(default_factory=list)
     reference_groups: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.sensitive or self.reference_groups:
-            raise ValueError(
-                "data.sensitive / data.reference_groups: bias reports read sensitive "
-                "columns of our tables; a LightningDataModule's batches carry none"
-            )
 
 
 MODULE_RESERVED = tuple(f.name for f in dataclasses.fields(UserModuleConfig))

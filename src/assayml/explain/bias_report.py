@@ -92,12 +92,13 @@ def bias_report(
     sensitive: list[str],
     references: dict[str, Any],
     favourable: Any,
-    predict_favourable: Callable[[pd.DataFrame], np.ndarray],
+    predict_favourable: Callable[[pd.DataFrame], np.ndarray] | None,
     cfg: BiasConfig,
     score: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics for every sensitive column against its reference group (configured, or the
-    largest group in training)."""
+    largest group in training). Without ``predict_favourable`` (a model that does not see
+    the sensitive columns) the flip test FT is None."""
     y_train = typed.matches(train[target], favourable).astype(int)
     y = typed.matches(split[target], favourable).astype(int)
     y_hat = typed.matches(pd.Series(list(predicted), dtype=object), favourable).astype(int)
@@ -164,7 +165,11 @@ def _facet(train, split, names, y_train, y, y_hat, predict_favourable, cfg, scor
         if counts["split"] and (facet == reference).any():
             post = metrics.post_training(y, y_hat, facet, reference, group, strata, score)
             rows = split[facet == group]
-            post["FT"] = metrics.flip_test(predict_favourable, rows, column, original)
+            post["FT"] = (
+                None
+                if predict_favourable is None
+                else metrics.flip_test(predict_favourable, rows, column, original)
+            )
         else:
             post = dict.fromkeys(POST_TRAINING if score is None else ("DPPS", *POST_TRAINING))
         values = {k: _finite(v) for k, v in {**pre, **post}.items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +83,49 @@ def batch_parts(batch: Any, where: str):
     )
 
 
-def loader_labels(loader, where: str):
-    """Every label a dataloader yields, concatenated, and the input shape of one row."""
+def batch_facets(batch: Any, sensitive: list[str], where: str) -> dict[str, list[Any]]:
+    """The sensitive attributes of a batch's rows, ``{name: [value per row]}``, from its
+    third item: a mapping of names to tensors or lists (what the default collate makes of
+    a dataset's ``(x, y, {"sex": "F", "age_band": 2})``). NaN and None are missing values.
+
+    Raises:
+        DataError: naming the batch's shape, or the attribute that is absent or whose
+            length is not the batch's row count.
+    """
+    if not sensitive:
+        return {}
+    extra = batch[2] if isinstance(batch, (tuple, list)) and len(batch) >= 3 else None
+    if not isinstance(extra, Mapping):
+        raise DataError(
+            f"{where}: data.sensitive names {sensitive}, so batches must be "
+            f"(inputs, labels, {{attribute: values}}); got a third item of type "
+            f"{type(extra).__name__}"
+        )
+    rows = len(batch[1])
+    facets = {}
+    for name in sensitive:
+        if name not in extra:
+            raise DataError(
+                f"{where}: data.sensitive '{name}' is not in the batch's attributes "
+                f"({', '.join(map(str, extra)) or 'none'})"
+            )
+        values = extra[name]
+        values = values.reshape(-1).tolist() if hasattr(values, "tolist") else list(values)
+        if len(values) != rows:
+            raise DataError(f"{where}: attribute '{name}' has {len(values)} values for {rows} rows")
+        facets[name] = values
+    return facets
+
+
+def loader_labels(loader, where: str, sensitive: list[str] | None = None):
+    """Every label a dataloader yields, concatenated, and the input shape of one row; with
+    ``sensitive``, also the rows' sensitive attributes (:func:`batch_facets`) as a frame."""
     import torch
 
-    labels, shape = [], None
+    labels, shape, facets = [], None, []
     for batch in loader:
         x, y = batch_parts(batch, where)
+        facets.append(batch_facets(batch, sensitive or [], where))
         shape = list(x.shape[1:]) if shape is None else shape
         y = torch.as_tensor(y)
         if math.prod(y.shape[1:]) != 1:  # [n, k]: one-hot or multi-label
@@ -100,7 +137,18 @@ def loader_labels(loader, where: str):
         labels.append(y.reshape(len(y)))
     if not labels:
         raise DataError(f"{where}: the dataloader yields no batches")
+    if sensitive:
+        return torch.cat(labels), shape, facet_frame(facets)
     return torch.cat(labels), shape
+
+
+def facet_frame(batches: list[dict[str, list[Any]]]):
+    """Per-batch attributes as one frame, a column per attribute, missing values as NaN/None
+    (as a table's sensitive columns are read)."""
+    import pandas as pd
+
+    names = list(batches[0]) if batches else []
+    return pd.DataFrame({name: [v for b in batches for v in b[name]] for name in names})
 
 
 def infer_task(cfg: AssayConfig, labels) -> tuple[str, list[Any]]:
@@ -144,8 +192,13 @@ def run_prepare_module(cfg: AssayConfig) -> StageRecord:
     commit = resolve_rev(cfg.paths.root_dir, cfg.data.rev) if cfg.data.rev is not None else None
     identities = file_identities(cfg.paths.root_dir, list(cfg.data.files), copy, commit)
     target = cfg.data._target_
-    labels, shape = loader_labels(module.train_dataloader(), f"{target}.train_dataloader()")
+    sensitive = list(cfg.data.sensitive)
+    read = loader_labels(module.train_dataloader(), f"{target}.train_dataloader()", sensitive)
+    labels, shape = read[:2]
     task, classes = infer_task(cfg, labels)
+    references = _plain(cfg.data.reference_groups)
+    if sensitive or references:
+        check_facets(read[2] if sensitive else None, references, task, cfg)
     rows = {"train": len(labels), "val": _rows(module, "val_dataloader")}
     module.setup("test")
     rows["test"] = _rows(module, "test_dataloader")
@@ -166,6 +219,8 @@ def run_prepare_module(cfg: AssayConfig) -> StageRecord:
         "target": "label",
         "rows": rows,
         "input_shape": shape,
+        "sensitive": sensitive,  # attributes the batches carry (bias reports)
+        "reference_groups": references,
         "data": data,
         # batch_size, fractions, seed...: not in the rows above, yet they change the batches
         "datamodule_config": data_node(cfg),
@@ -200,6 +255,35 @@ def run_features_module(cfg: AssayConfig) -> StageRecord:
         return finish_record(
             out, "features", cfg, profile["data"], [prepared / PROFILE_FILE], started, details
         )
+
+
+def check_facets(train, references: dict[str, Any], task: str, cfg: AssayConfig) -> None:
+    """Stop at prepare, not at explain, when the bias report could not be made.
+
+    Raises:
+        ConfigError: for a regression target or a reference group not named in
+            ``data.sensitive``.
+        DataError: for a reference group no training row has (naming those present).
+    """
+    from assayml.explain.bias_report import reference_group
+    from assayml.utils.groups import missing_name_of
+
+    if task == "regression" and cfg.data.sensitive:
+        raise ConfigError(
+            "data.sensitive: bias metrics compare favourable outcomes of a classifier, and "
+            f"{cfg.data._target_}'s labels are a regression target"
+        )
+    stray = sorted(set(references) - set(cfg.data.sensitive))
+    if stray:
+        raise ConfigError(f"data.reference_groups: {stray} not in data.sensitive")
+    for name, value in references.items():
+        reference_group(train[name], value, name, missing_name_of(train[name], train[name]))
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(node) if isinstance(node, DictConfig) else dict(node or {})
 
 
 def module_profile(cfg: AssayConfig) -> dict[str, Any]:

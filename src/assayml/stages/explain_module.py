@@ -5,8 +5,14 @@ gradient and perturbation methods that need no table: Integrated Gradients (with
 completeness error), saliency, occlusion, GradientSHAP and DeepLift; each explained row gets
 its attribution image (input, attributions, overlay). Methods that perturb table columns
 (KernelSHAP, LIME) and the global table explanations do not apply to such inputs: asking
-for them exits 2 saying so. Bias needs sensitive attributes, which a DataModule's batches
-do not carry: ``explain.json`` says so in ``bias_skipped``.
+for them exits 2 saying so.
+
+Bias (``bias.json``, the table report's metrics) needs sensitive attributes: with
+``data.sensitive`` the batches carry them as a third item, ``{name: values}``. Pre-training
+metrics read the train split's labels and attributes, post-training ones the explained
+split's predictions. The flip test (FT) is null: the attributes are not inputs of the
+model, so setting them otherwise cannot change a prediction. Without ``data.sensitive``
+``explain.json`` says in ``bias_skipped`` why there is no ``bias.json``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
     module, spec = load_model(Path(cfg.paths.models_dir))
     profile = module_profile(cfg)
     data = build_datamodule(cfg, "fit" if ecfg.split != "test" else "test")
-    x, y = split_inputs(getattr(data, LOADERS[ecfg.split])(), cfg)
+    x, y, facets = split_inputs(getattr(data, LOADERS[ecfg.split])(), cfg)
     from assayml.models.inference import Sampling
 
     sampling = Sampling(members=int(spec.extras.get("members") or 0))
@@ -97,20 +103,27 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
         "baseline": ecfg.baseline,
         "one_logit": bool(one_logit),  # binary through its one logit: target class 1
         "rows": entries,
-        "bias_skipped": (
-            "no bias.json: bias metrics read sensitive attributes, and the batches of "
-            f"{cfg.data._target_} carry none"
-        ),
         "classes": profile["classes"],
     }
+    bias = None
+    if cfg.data.sensitive:
+        bias = module_bias(cfg, profile, data, y, facets, pred)
+    else:
+        report["bias_skipped"] = (
+            "no bias.json: bias metrics read sensitive attributes, and data.sensitive names "
+            f"none of {cfg.data._target_}'s (batches (inputs, labels, {{name: values}}))"
+        )
     out_dir = Path(cfg.paths.reports_dir) / REPORT_DIR
     with atomic_outputs() as out:
         out.own_dir(out_dir)
         out.write_json(out_dir / "explain.json", report)
+        if bias is not None:
+            out.write_json(out_dir / "bias.json", bias)
         for name, blob in pngs.items():
             out.write_bytes(out_dir / name, blob)
         models = Path(cfg.paths.models_dir)
-        details = {"rows": len(rows), "methods": list(ecfg.methods), "bias": "skipped"}
+        details = {"rows": len(rows), "methods": list(ecfg.methods)}
+        details |= {"bias_flags": len(bias["flags"])} if bias else {"bias": "skipped"}
         ig = [
             e["methods"]["integrated_gradients"]["completeness_error"]
             for e in entries
@@ -140,16 +153,54 @@ class Explained(torch.nn.Module):
         return out.mean(dim=0) if self.ensemble else out
 
 
-def split_inputs(loader, cfg: AssayConfig) -> tuple[torch.Tensor, np.ndarray]:
-    """Every input and label of a dataloader, stacked."""
-    from assayml.stages.datamodule import batch_parts
+def split_inputs(loader, cfg: AssayConfig):
+    """Every input and label of a dataloader, stacked, and the rows' sensitive attributes
+    (a frame, empty without ``data.sensitive``)."""
+    from assayml.stages.datamodule import batch_facets, batch_parts, facet_frame
 
-    xs, ys = [], []
+    xs, ys, facets = [], [], []
+    where = f"{cfg.data._target_} dataloader"
     for batch in loader:
-        x, y = batch_parts(batch, f"{cfg.data._target_} dataloader")
+        x, y = batch_parts(batch, where)
+        facets.append(batch_facets(batch, list(cfg.data.sensitive), where))
         xs.append(torch.as_tensor(x).float())
         ys.append(torch.as_tensor(y).reshape(len(y), -1).squeeze(-1))
-    return torch.cat(xs), torch.cat(ys).numpy()
+    return torch.cat(xs), torch.cat(ys).numpy(), facet_frame(facets)
+
+
+def module_bias(cfg: AssayConfig, profile: dict[str, Any], data, y, facets, pred):
+    """``bias.json`` from the train split's labels and attributes and the explained split's
+    labels, attributes and predictions (no flip test: see the module's docstring)."""
+    from assayml.explain.bias_report import bias_report, favourable_label
+    from assayml.stages.datamodule import loader_labels
+    from assayml.stages.explain import check_prepared_facets
+    from assayml.utils.groups import index_of
+
+    check_prepared_facets(cfg, profile)
+    if pred.probabilities is None:
+        raise ConfigError("data.sensitive: bias metrics need a classifier's predictions")
+    sensitive = list(cfg.data.sensitive)
+    labels, _, train_facets = loader_labels(
+        data.train_dataloader(), f"{cfg.data._target_}.train_dataloader()", sensitive
+    )
+    classes = profile["classes"]
+    favourable = favourable_label(classes, cfg.explain.bias)
+    train = train_facets.assign(label=labels.numpy())
+    split = facets.assign(label=y)
+    predicted = np.asarray(classes, dtype=object)[pred.predicted]
+    score = pred.probabilities[:, index_of(classes, favourable)]
+    return bias_report(
+        train,
+        split,
+        predicted,
+        "label",
+        sensitive,
+        profile.get("reference_groups") or {},
+        favourable,
+        None,
+        cfg.explain.bias,
+        score,
+    ) | {"flip_test": "not computed: the sensitive attributes are not inputs of the model"}
 
 
 def chosen_rows(selector: Any, pred, y: np.ndarray) -> list[int]:
