@@ -60,6 +60,11 @@ TOOL_HELP = {
         "run_reproduce",
         "rebuild a registered model from its record and compare",
     ),
+    "completion": (
+        "assayml.cli.completion",
+        "run_completion",
+        'shell completion: eval "$(assay completion bash)"',
+    ),
 }
 TOOLS = {name: (module, function) for name, (module, function, _) in TOOL_HELP.items()}
 RUN_SUMMARY = "the pipeline stages above in order, in one process (+ cv if cv.folds >= 2)"
@@ -104,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] == "--version":
         print(f"assayml {__version__}")
         return 0
+    if {"-sc", "--shell-completion"} & set(args):  # Hydra's flag, answered for all commands
+        from assayml.cli.completion import run_hydra_flag
+
+        return run_hydra_flag(args)
     command, rest = args[0], args[1:]
     import_project_code()
     if command in TOOLS:
