@@ -45,8 +45,8 @@ usage: assay completion bash            print the bash completion script
        assay completion query LINE [WORD]  what the script asks: candidates, one a line
 
 Install for this shell:   eval "$(assay completion bash)"
-Install for every shell:  assay completion bash >> ~/.bashrc   (zsh: autoload -U bashcompinit
-                          && bashcompinit first). Run from a project root (conf/) for keys.
+Install for every shell:  assay completion bash >> ~/.bashrc
+Run from a project root (the folder holding conf/) to complete Hydra groups and keys.
 `assay <command> -sc install=bash` prints the same script.
 """
 

@@ -8,6 +8,7 @@ job reported. Jobs reach their trial through ``tune.*`` keys to report intermedi
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +40,36 @@ def suggest(trial, space: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_study(name: str, storage: str, direction: str, seed: int, pruner: str):
-    """Create or load the study (resumable: same name, same storage)."""
+    """Create or load the study (resumable: same name, same storage).
+
+    A new study's sampler is seeded with ``seed``; a resumed one with a seed derived from
+    ``seed`` and the number of trials the study already holds (``sampler_seed``), so the
+    resumed search proposes new points instead of restarting the seeded sequence at trial
+    0's parameters, and the same study resumed twice proposes the same points.
+    """
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name,
         storage=storage,
         direction=direction,
-        sampler=sampler,
+        sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=build_pruner(pruner),
         load_if_exists=True,
     )
+    if told := len(study.get_trials(deepcopy=False)):
+        study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(seed, told))
+    return study
+
+
+def sampler_seed(seed: int, told: int) -> int:
+    """The sampler seed for a study that already holds ``told`` trials: ``seed`` itself for
+    a new study, else a stable 32-bit mix of both (not ``seed + told``, which would give a
+    resumed search the sequence of a fresh search with a neighbouring seed)."""
+    if told == 0:
+        return seed
+    digest = hashlib.sha256(f"assayml-resume:{seed}:{told}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def build_pruner(name: str):
