@@ -1,7 +1,8 @@
 """Runs and sweep jobs, found from the ``run.json`` each one leaves: listed and compared.
 
 A run's id is its folder relative to the project root: ``.assay/runs/<time>`` for an
-interactive run, ``multirun/<time>/<job>`` for a sweep job.
+interactive run, ``multirun/<time>/<job>`` for a sweep job. Git revisions and DVC
+experiments are compared by :mod:`assayml.experiments.commits`.
 """
 
 from __future__ import annotations
@@ -47,15 +48,20 @@ def find_runs(root: str | Path = ".") -> list[Run]:
 
 def resolve_run(ref: str, runs: list[Run]) -> Run:
     """The run whose id is ``ref`` or ends with it; ambiguous or unknown refs are errors."""
-    ref = ref.rstrip("/")
-    exact = [r for r in runs if r.id == ref]
-    matches = exact or [r for r in runs if r.id.endswith(ref)]
+    matches = matching_runs(ref, runs)
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise BadInputError(f"no run matches '{ref}' (see `assay runs`)")
     shown = ", ".join(r.id for r in matches[:5])
     raise BadInputError(f"'{ref}' matches {len(matches)} runs ({shown}); give more of the id")
+
+
+def matching_runs(ref: str, runs: list[Run]) -> list[Run]:
+    """The runs whose id is ``ref``, else those whose id ends with it."""
+    ref = ref.rstrip("/")
+    exact = [r for r in runs if r.id == ref]
+    return exact or [r for r in runs if r.id.endswith(ref)]
 
 
 def compare_runs(a: Run, b: Run) -> dict[str, Any]:
