@@ -22,23 +22,43 @@ NOISY_LOGGERS = (
 
 
 def run_job(command: str, cfg) -> dict[str, Any]:
-    """The body of a Hydra job: outputs under the job directory in a sweep, a run record
+    """The body of a Hydra job: outputs under the job directory in a sweep (see
+    experiments/sweep_jobs.py), the config as it ran saved over Hydra's copy, a run record
     (``run.json``) in Hydra's output directory, and an outcome for the sweeper."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from assayml.config.load import to_typed
     from assayml.experiments.run_record import run_metrics, write_run_record
+    from assayml.experiments.sweep_jobs import (
+        copy_upstream_records,
+        job_stages,
+        place_job,
+        save_config,
+    )
     from assayml.records import utc_now
+    from assayml.verbosity import detail
 
     hydra_cfg = HydraConfig.get()
     started = utc_now()
-    if hydra_cfg.mode is RunMode.MULTIRUN:
-        # Set here, on the composed config, rather than with ${hydra:...} in conf/, which
-        # would break DVC's composition of params.yaml.
-        cfg.paths.out_dir = os.path.relpath(hydra_cfg.runtime.output_dir)
+    sweep = hydra_cfg.mode is RunMode.MULTIRUN
+    stages = job_stages(command, cfg, sweep)
+    placed = None
+    if sweep:
+        # The job folder for what the job writes, the workspace for what it reads from
+        # upstream stages it does not run. Set here, on the composed config, rather than
+        # with ${hydra:...} in conf/, which would break DVC's composition of params.yaml.
+        placed = place_job(cfg, os.path.relpath(hydra_cfg.runtime.output_dir), stages)
+    if hydra_cfg.output_subdir is not None:
+        save_config(cfg, Path(hydra_cfg.runtime.output_dir, hydra_cfg.output_subdir, "config.yaml"))
     try:
         typed = to_typed(cfg)
+        if placed and placed["read"]:
+            copy_upstream_records(placed, typed.paths.records_dir)
+            detail(
+                f"  reads {', '.join(placed['upstream'])} from "
+                + ", ".join(placed["read"].values())
+            )
     except AssayError as err:
         from assayml.verbosity import verbose
 
@@ -53,7 +73,7 @@ def run_job(command: str, cfg) -> dict[str, Any]:
             "pruned": False,
         }
     else:
-        outcome = run_stages_safely(command, typed)
+        outcome = run_stages_safely(command, typed, stages)
     run_dir = Path(hydra_cfg.runtime.output_dir)
     write_run_record(run_dir, command, list(hydra_cfg.overrides.task), outcome, started)
     # What crosses back to the sweeper (a process boundary under joblib): plain values.
@@ -66,8 +86,9 @@ def run_job(command: str, cfg) -> dict[str, Any]:
     }
 
 
-def run_stages_safely(command: str, cfg) -> dict[str, Any]:
-    """Run the command's stages in order on the typed config; print a line per stage.
+def run_stages_safely(command: str, cfg, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Run the command's stages in order on the typed config (``stages``, or those
+    ``run.stages`` names outside a sweep); print a line per stage.
 
     Returns:
         ``{"code", "error", "records", "config"}``: the exit code (0, or the failing
@@ -76,7 +97,8 @@ def run_stages_safely(command: str, cfg) -> dict[str, Any]:
     import time
 
     from assayml.cli.summary import print_record
-    from assayml.stages.table import get_stage, stages_for
+    from assayml.experiments.sweep_jobs import job_stages
+    from assayml.stages.table import get_stage
     from assayml.verbosity import detail, quiet, verbose
 
     quiet_libraries()
@@ -89,7 +111,7 @@ def run_stages_safely(command: str, cfg) -> dict[str, Any]:
         "pruned": False,
     }
     try:
-        for name in stages_for(command, cfg):
+        for name in stages if stages is not None else job_stages(command, cfg, sweep=False):
             started = time.perf_counter()
             records[name] = get_stage(name).run(cfg)
             if not quiet():

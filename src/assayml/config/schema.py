@@ -514,6 +514,30 @@ class ObjectiveConfig:
     direction: Direction = Direction.auto
 
 
+RUN_STAGES = ("prepare", "features", "train", "evaluate", "explain", "baseline", "cv")
+
+
+@dataclass
+class RunConfig:
+    # The stages `assay run` runs: auto | all | a list, e.g. [train, evaluate] (run in
+    # pipeline order; the others' outputs are read from the workspace). auto: every stage
+    # (+ cv when cv.folds >= 2) in a single run; in a sweep or search (-m) only those the
+    # objective needs: prepare, features, train, evaluate (+ cv).
+    stages: Any = "auto"
+    # After a sweep or search of `assay run`: these stages run once, for the best job by
+    # the objective, in that job's folder (skipping any its jobs ran already); [] for none.
+    after_sweep: list[str] = field(default_factory=lambda: ["explain", "baseline"])
+
+    def __post_init__(self) -> None:
+        listed = self.stages if isinstance(self.stages, list) else []
+        if not listed and self.stages not in ("auto", "all"):
+            raise ValueError(f"run.stages: auto, all or a list of stages, not {self.stages!r}")
+        for key, names in (("stages", listed), ("after_sweep", self.after_sweep)):
+            unknown = [name for name in names if name not in RUN_STAGES]
+            if unknown:
+                raise ValueError(f"run.{key}: unknown stages {unknown}; stages: {RUN_STAGES}")
+
+
 @dataclass
 class PathsConfig:
     # Inputs (raw data, conf/) are read relative to root_dir; outputs go under out_dir,
@@ -556,6 +580,7 @@ class AssayConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    run: RunConfig = field(default_factory=RunConfig)  # which stages `assay run` runs
 
     def __post_init__(self) -> None:
         if self.seed < 0:

@@ -1,7 +1,8 @@
 """The summary of a Hydra sweep: one row per job (overrides, status, metrics), best first,
 written as ``summary.csv`` and ``summary.md`` in the sweep directory.
 
-A Hydra callback, run in the launching process when the sweep ends. It reads each job's
+A Hydra callback, run in the launching process when the sweep ends; for a sweep of
+``assay run`` it then runs ``run.after_sweep`` (explain, baseline) for the best job. It reads each job's
 ``run.json`` rather than anything held in memory, because launchers such as joblib run the
 jobs in other processes.
 """
@@ -56,6 +57,13 @@ class SweepSummary(Callback):
         LAST_SWEEP.update(summary)
         if summary["rows"]:
             say(f"\nsweep summary ({sweep_dir}/summary.md):\n{summary['markdown']}")
+        best = summary["rows"][0] if summary["rows"] else None
+        if best and best["status"] == "ok" and not SWEEP_PROBLEMS:
+            from assayml.experiments.sweep_jobs import finish_best_job
+
+            code = finish_best_job(sweep_dir, best)  # explain, baseline: once, for the best
+            if code is not None:
+                summary["codes"].append(code)
 
 
 def summarise_sweep(sweep_dir: Path, metric: str = "auto", direction: str = "auto") -> dict:
