@@ -132,6 +132,10 @@ def test_same_commit_shows_no_change(small_repo: Path, monkeypatch, capsys) -> N
     assert code == 0 and diff["params"] == {} and diff["code"] == []
     assert diff["data"]["changed"] == [] and diff["weights"]["same"] is True
     assert all(delta == 0 for _, _, delta in diff["metrics"].values())
+    # the commit before any pipeline (dvc init): nothing to read, nothing claimed
+    code, text, _ = compare(small_repo, monkeypatch, capsys, "HEAD~2", "HEAD~2")
+    assert code == 0 and "params:\n  same" in text
+    assert "metrics:\n  none at either revision" in text and "weights: none" in text
 
 
 def test_a_revision_that_names_nothing_exits_2(small_repo: Path, monkeypatch, capsys) -> None:

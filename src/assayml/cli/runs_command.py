@@ -163,7 +163,12 @@ def format_commits(diff: dict[str, Any]) -> str:
         sha[:12] if sha else f"models md5 {_md5(md5)}" if md5 else "-"
         for sha, md5 in zip(weights["sha256"], weights["models_md5"], strict=True)
     )
-    lines.append(f"weights: same {sha_a}" if weights["same"] else f"weights: {sha_a} -> {sha_b}")
+    if weights["same"] is None:
+        lines.append("weights: none (no models/ in dvc.lock at either revision)")
+    else:
+        lines.append(
+            f"weights: same {sha_a}" if weights["same"] else f"weights: {sha_a} -> {sha_b}"
+        )
     return "\n".join(lines)
 
 

@@ -148,12 +148,22 @@ def compare_revisions(a: Revision, b: Revision, root: str | Path) -> dict[str, A
         "weights": {
             "sha256": [a.weights_sha256, b.weights_sha256],
             "models_md5": [a.models_md5, b.models_md5],
-            "same": (a.weights_sha256 or a.models_md5) == (b.weights_sha256 or b.models_md5),
+            "same": _same_weights(a, b),
         },
     }
 
 
 _MISSING = object()
+
+
+def _same_weights(a: Revision, b: Revision) -> bool | None:
+    """By the weights' SHA-256 where both sides have it, else by models/' md5; None where
+    neither side has trained a model."""
+    if a.weights_sha256 and b.weights_sha256:
+        return a.weights_sha256 == b.weights_sha256
+    if a.models_md5 or b.models_md5:
+        return a.models_md5 == b.models_md5
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:
