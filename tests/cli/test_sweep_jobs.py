@@ -75,6 +75,7 @@ def test_job_stages_follow_run_stages_and_the_command(project: Path) -> None:
         "train", "evaluate")  # fmt: skip
     assert upstream_stages(("evaluate",)) == ("prepare", "features", "train")
     assert upstream_stages(("prepare", "features")) == ()
+    assert upstream_stages(("cv",)) == ("prepare", "features")  # cv fits its own features
     assert RUN_STAGES == tuple(stage.name for stage in STAGES)
     for bad in ("run.stages=[train,fit]", "run.stages=some", "run.after_sweep=[explian]"):
         with pytest.raises(ConfigError, match="run\\."):
@@ -163,6 +164,13 @@ def test_run_stages_all_explains_every_job(project: Path, monkeypatch: pytest.Mo
     for n in ("0", "1"):
         run = json.loads((project / "s" / n / "run.json").read_text())
         assert run["stages"][-2:] == ["explain", "baseline"] and "after_sweep" not in run
+
+
+def test_a_job_with_a_broken_path_fails_with_exit_2(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    assert sweep(project, monkeypatch, "train", "-m", "seed=1", "paths.models_dir=${nope}") == 2
+    assert "'nope' not found" in capsys.readouterr().err  # not a traceback
 
 
 def test_a_plain_run_saves_its_config_resolved(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from assayml.stages.table import STAGE_NAMES, STAGES
 
@@ -35,6 +36,8 @@ WRITES: dict[str, tuple[str, ...]] = {
     "cv": ("metrics_dir", "checkpoints_dir"),
 }
 ORDER = tuple(stage.name for stage in STAGES)
+# What comes before what (cv reads the prepared data only, and fits its own features).
+LINEAGE = ("prepare", "features", "cv", "train", "evaluate", "explain", "baseline")
 OBJECTIVE_STAGES = ("prepare", "features", "train", "evaluate")  # what ranks a job
 
 
@@ -61,16 +64,20 @@ def job_stages(command: str, cfg: Any, sweep: bool) -> tuple[str, ...]:
 def upstream_stages(stages: tuple[str, ...]) -> tuple[str, ...]:
     """The stages whose outputs a job of ``stages`` reads but does not make: those not
     run that come before one that is."""
-    last = max((ORDER.index(name) for name in stages), default=-1)
-    return tuple(name for name in ORDER[:last] if name not in stages)
+    last = max((LINEAGE.index(name) for name in stages), default=-1)
+    return tuple(name for name in LINEAGE[:last] if name not in stages and name != "cv")
 
 
 def place_job(cfg: DictConfig, job_dir: str, stages: tuple[str, ...]) -> dict[str, Any]:
     """Point ``cfg.paths`` at the job folder for what the job writes and at the workspace
     for what it reads from upstream stages it does not run. Returns ``{"upstream": stage
     names, "read": {key: folder}, "workspace_records": folder}``."""
-    keys = [k for k in cfg.paths if k.endswith("_dir") and k != "root_dir"]
-    workspace = {key: os.path.normpath(str(cfg.paths[key])) for key in keys}  # resolved now
+    workspace = {}  # where a single run would read and write: resolved before out_dir moves
+    for key in [k for k in cfg.paths if k.endswith("_dir") and k != "root_dir"]:
+        try:
+            workspace[key] = os.path.normpath(str(cfg.paths[key]))
+        except OmegaConfBaseException:  # typing the config reports it
+            continue
     mine = {key for name in stages for key in WRITES.get(name, ())} | {"records_dir"}
     upstream = upstream_stages(stages)
     read = {
@@ -82,7 +89,8 @@ def place_job(cfg: DictConfig, job_dir: str, stages: tuple[str, ...]) -> dict[st
     cfg.paths.out_dir = job_dir
     for key, folder in read.items():
         cfg.paths[key] = folder
-    return {"upstream": upstream, "read": read, "workspace_records": workspace["records_dir"]}
+    records = workspace.get("records_dir", "records")
+    return {"upstream": upstream, "read": read, "workspace_records": records}
 
 
 def copy_upstream_records(placed: dict[str, Any], records_dir: str | Path) -> list[Path]:
@@ -105,8 +113,6 @@ def save_config(cfg: DictConfig, saved: Path) -> None:
     """Rewrite Hydra's saved copy of the job's config (``.hydra/config.yaml``, written
     before the job started) as the job ran it: paths placed, interpolations resolved. An
     interpolation that does not resolve leaves Hydra's copy (typing the config reports it)."""
-    from omegaconf.errors import OmegaConfBaseException
-
     if not saved.parent.is_dir():
         return  # hydra.output_subdir=null: nothing saved
     try:
@@ -122,7 +128,7 @@ def _select(cfg: Any, key: str, default: Any) -> Any:
     if isinstance(cfg, DictConfig):
         try:
             return OmegaConf.select(cfg, key, default=default)
-        except Exception:  # an interpolation that does not resolve: typing reports it
+        except OmegaConfBaseException:  # does not resolve: typing the config reports it
             return default
     value: Any = cfg
     for part in key.split("."):
