@@ -23,18 +23,32 @@ from torch.utils.data import DataLoader, TensorDataset
 
 def write_digits_pngs(root: str | Path) -> int:
     """Write scikit-learn's digits as ``root/<label>/<index>.png`` (8-bit greyscale);
-    returns the number of images. Deterministic bytes: same folder, same DVC hash."""
+    returns the number of images. Deterministic bytes: same folder, same DVC hash.
+
+    The folder appears whole or not at all: it is written beside ``root`` and renamed into
+    place, so a run killed midway leaves no half folder that the next would take as done."""
+    import os
+    import shutil
+    import tempfile
+
     import numpy as np
     from PIL import Image
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     root = Path(root)
-    for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
-        folder = root / str(label)
-        folder.mkdir(parents=True, exist_ok=True)
-        pixels = np.round(image * (255 / 16)).astype(np.uint8)  # 0..16 -> 0..255
-        Image.fromarray(pixels).save(folder / f"{index:04d}.png", optimize=False)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+            folder = staging / str(label)
+            folder.mkdir(exist_ok=True)
+            pixels = np.round(image * (255 / 16)).astype(np.uint8)  # 0..16 -> 0..255
+            Image.fromarray(pixels).save(folder / f"{index:04d}.png", optimize=False)
+        os.chmod(staging, 0o755)  # mkdtemp's 0o700 would differ from a plain folder
+        staging.rename(root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already unless something failed
     return len(digits.target)
 
 
