@@ -2,6 +2,14 @@
 
 Every stage saves one beside its outputs; the model card, lineage and ``reproduce`` read
 them. Nothing here imports torch unless the calling process already has.
+
+A record holds two kinds of facts. ``records/<stage>.json`` holds those that follow from
+the stage's inputs (config hash, seed, data, input and output hashes, results): DVC hashes
+it, so the same inputs must give the same bytes. The volatile ones (times, the git commit
+checked out, the machine and its packages) would give every rerun a new hash and make DVC
+rerun everything downstream; they go to ``.assay/stage_runs/<stage>.json`` beside the
+records' folder (git-ignored, not a DVC output) and to the audit trail, and
+:func:`with_run_facts` joins the two again where a reader wants both.
 """
 
 from __future__ import annotations
@@ -57,7 +65,39 @@ class StageRecord:
     details: dict[str, Any] = field(default_factory=dict)  # stage-specific results
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The facts that follow from the inputs: what ``records/<stage>.json`` holds."""
+        return {k: v for k, v in asdict(self).items() if k not in VOLATILE_FIELDS}
+
+    def run_facts(self) -> dict[str, Any]:
+        """The volatile facts, keyed to the record by its config hash and outputs."""
+        facts = asdict(self)
+        keys = ("stage", "config_hash", "outputs", *VOLATILE_FIELDS)
+        return {k: facts[k] for k in keys}
+
+
+VOLATILE_FIELDS = ("started_at", "finished_at", "git", "environment")
+RUN_FACTS_DIR = Path(".assay") / "stage_runs"
+
+
+def run_facts_path(records_dir: str | Path, stage: str) -> Path:
+    """Where a stage's volatile facts go: beside the records' folder, never inside it."""
+    return Path(records_dir).parent / RUN_FACTS_DIR / f"{stage}.json"
+
+
+def with_run_facts(records_dir: str | Path, stage: str, record: dict[str, Any] | None):
+    """``record`` with its volatile facts added, when the facts on disk are this record's
+    (same config hash and outputs); otherwise ``record`` as it is (the facts are of another
+    run, or DVC restored the outputs from its cache and no run happened here)."""
+    import json
+
+    if record is None:
+        return None
+    try:
+        facts = json.loads(run_facts_path(records_dir, stage).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return record
+    same = all(facts.get(k) == record.get(k) for k in ("stage", "config_hash", "outputs"))
+    return {**record, **{k: facts.get(k) for k in VOLATILE_FIELDS}} if same else record
 
 
 def utc_now() -> str:

@@ -8,13 +8,17 @@ from pathlib import Path
 import yaml
 
 from assayml.lineage.graph import Lineage, build_lineage, read_json
+from assayml.records import with_run_facts
 from assayml.registry.collect import RECORD_STAGES
 
 
 def from_models_dir(models: str | Path) -> Lineage:
     models = Path(models)
     run = models.parent
-    records = {s: read_json(run / "records" / f"{s}.json") for s in RECORD_STAGES}
+    records = {
+        s: with_run_facts(run / "records", s, read_json(run / "records" / f"{s}.json"))
+        for s in RECORD_STAGES
+    }
     lock = run / "dvc.lock"
     spec = read_json(models / "model.json") or {}
     files = {

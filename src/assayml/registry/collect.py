@@ -18,6 +18,7 @@ from assayml.errors import ArtifactError
 from assayml.models.artifact import MANIFEST_FILE, load_spec
 from assayml.models.manifest import verify_manifest
 from assayml.models.trust import BuilderTrust, project_trust
+from assayml.records import with_run_facts
 
 RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
 # What `assay report` shows of a version, stored with it (paths relative to the run folder).
@@ -54,14 +55,18 @@ def collect(
             {f"evidence/{p.relative_to(run).as_posix()}": p for p in sorted(run.glob(pattern))}
         )
     card = json.loads(card_path.read_text())
-    records = {s: _json(run / "records" / f"{s}.json") for s in RECORD_STAGES}
+    records = {
+        s: with_run_facts(run / "records", s, _json(run / "records" / f"{s}.json"))
+        for s in RECORD_STAGES
+    }
+    git, env = run_provenance(run, card, records.get("train") or {})
     metadata = {
         "metrics": _json(run / "metrics" / "evaluate.json"),
         "params": _json(models / "config.json"),
         "config_hash": card.get("config_hash"),
         "data": card.get("data"),
-        "git": card.get("git"),
-        "environment": card.get("environment"),
+        "git": git,
+        "environment": env,
         "weights_sha256": card.get("weights_sha256"),
         "model_card": card,
         "records": {k: v for k, v in records.items() if v is not None},
@@ -79,6 +84,20 @@ def check_sealed(models: Path, trust: BuilderTrust) -> None:
             "only a folder whose manifest lists every file can be registered: re-train it"
         )
     trust.check(load_spec(models).target, str(models / "model.json"))
+
+
+def run_provenance(run: Path, card: dict, train: dict) -> tuple[dict, dict]:
+    """The git state and environment that trained the model: the train stage's volatile
+    facts (records.py) when they are this model's; else, when no run here made it (DVC
+    restored it from its cache, or it came with a clone), the state now, at registration,
+    and said so (``recorded: registration``). Cards written before the split hold them."""
+    from assayml.records import environment, git_state
+
+    if train.get("git") is not None:
+        return train["git"], train.get("environment") or {}
+    if card.get("git") is not None:
+        return card["git"], card.get("environment") or {}
+    return {**git_state(run), "recorded": "registration"}, environment()
 
 
 def _json(path: Path) -> Any:

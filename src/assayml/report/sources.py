@@ -16,6 +16,7 @@ from assayml.audit import read_entries, verify
 from assayml.errors import ArtifactError
 from assayml.lineage import render, sources
 from assayml.lineage.graph import Lineage
+from assayml.records import with_run_facts
 
 
 @dataclass
@@ -66,7 +67,13 @@ def from_workspace(root: Path) -> ReportInputs:
     """The pipeline's outputs in the project root (what ``dvc repro`` last built)."""
     models = root / "models"
     card = read_output(models / "model_card.json") or {}
-    facts = {"models": str(models), "trained": card.get("finished_at"), **_identity(card)}
+    train = with_run_facts(root / "records", "train", read_output(root / "records/train.json"))
+    train = train or {}
+    facts = {
+        "models": str(models),
+        "trained": train.get("finished_at"),
+        **_identity({**card, "git": train.get("git") or card.get("git")}),
+    }
     return _finish(
         ReportInputs(
             title="Workspace",

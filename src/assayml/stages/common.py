@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assayml.config.load import config_hash
 from assayml.config.schema import AssayConfig
 from assayml.errors import ArtifactError
-from assayml.records import StageRecord, environment, git_state, utc_now
+from assayml.records import StageRecord, environment, git_state, run_facts_path, utc_now
 from assayml.utils.io import OutputBatch, md5_file
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ def finish_record(
     details: dict[str, Any],
 ) -> StageRecord:
     """Build the stage's record from what ``out`` holds and stage it as
-    ``records/<stage>.json``: beside the outputs, not inside them, so that the times it
-    holds never make a rerun's outputs differ (DVC would then rerun everything downstream)."""
+    ``records/<stage>.json``, its volatile facts (times, git, machine) apart from it
+    (records.py), so that the same inputs give the same bytes in what DVC hashes."""
     record = StageRecord(
         stage=stage,
         config_hash=config_hash(cfg),
@@ -41,6 +41,7 @@ def finish_record(
         environment=environment(),
         details=details,
     )
+    out.write_json(run_facts_path(cfg.paths.records_dir, stage), record.run_facts())
     out.write_record(record_path(cfg, stage), record.to_dict())
     return record
 

@@ -14,7 +14,7 @@ from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import ModelSpec, save_model, seal_model
 from assayml.models.build import architecture_kwargs
 from assayml.models.heads import output_width
-from assayml.records import StageRecord, environment, git_state
+from assayml.records import StageRecord
 from assayml.stages.common import finish_record, upstream_data, utc_now
 from assayml.stages.features import TRANSFORM_FILE
 from assayml.train.optim import optimization_summary
@@ -88,7 +88,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out.write_json(models / CONFIG_COPY, json.loads(canonical_json(cfg)))
         out.write_json(models / SCHEMA_COPY, input_schema(cfg, transform))
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
-        card = model_card(cfg, spec, transform, data, details, started)
+        card = model_card(cfg, spec, transform, data, details)
         out.write_json(models / MODEL_CARD_FILE, card)
         seal_model(out, models)  # manifest.json: every file above, by SHA-256
         inputs = [
@@ -190,7 +190,7 @@ def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -
     }
 
 
-def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, started: str) -> dict:
+def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict) -> dict:
     """What the model is, what made it, and how it did: the card a reviewer reads first."""
     return {
         "name": cfg.model.name,
@@ -207,18 +207,17 @@ def model_card(cfg, spec: ModelSpec, transform, data: dict, details: dict, start
         },
         "metrics": {"val": details["final_metrics"]},
         **card_provenance(cfg, spec, data),
-        "started_at": started,
-        "finished_at": utc_now(),
     }
 
 
 def card_provenance(cfg, spec: ModelSpec, data: dict) -> dict:
-    """What made a model, as every model card (ours or a user's module) records it."""
+    """What made a model, as every model card (ours or a user's module) records it: facts
+    that follow from the inputs only, since DVC hashes ``models/``. When and where it was
+    trained, and the git commit checked out, are the train stage's volatile facts
+    (records.py); the registry joins them to the card when the model is registered."""
     return {
         "data": data,
         "tags": list(cfg.tags),
         "config_hash": config_hash(cfg),
-        "git": git_state(cfg.paths.root_dir),
-        "environment": environment(),
         "weights_sha256": spec.weights_sha256,
     }
