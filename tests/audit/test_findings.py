@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from assayml.audit import verify
+from assayml.audit.head import ANCHOR_REF, anchored_heads
 from assayml.audit.log import audit_path, entry_hash
-from tests.audit.conftest import commit_head, fill, write_lines
+from tests.audit.conftest import commit_head, fill, git, write_lines
 
 
 def kinds(root: Path) -> list[str]:
@@ -73,10 +76,15 @@ def test_rewriting_the_whole_chain_is_named(tmp_path: Path) -> None:
     assert kinds(tmp_path) == ["rewritten"] and "rewritten with recomputed" in verdict.problem
 
 
-def test_truncating_log_and_head_together_is_found_in_git_history(repo: Path) -> None:
-    """A log-only edit cannot reach the committed head; nor can rewriting the working head."""
+@pytest.mark.parametrize("where", ["anchor ref", "committed head file"])
+def test_truncating_log_and_head_together_is_found_in_git_history(repo: Path, where) -> None:
+    """A log-only edit cannot reach the heads git holds, anchored on refs/assay/audit at
+    every append (no commit needed) or committed as the head file (before the ref); nor
+    can rewriting the working head."""
     fill(repo, 6)
-    commit_head(repo)
+    if where == "committed head file":
+        commit_head(repo)
+        git(repo, "update-ref", "-d", ANCHOR_REF)  # only the file's history is left
     lines = audit_path(repo).read_text().splitlines()
     write_lines(repo, lines[:2])
     head = json.loads((repo / "records/audit_head.json").read_text())
@@ -84,7 +92,20 @@ def test_truncating_log_and_head_together_is_found_in_git_history(repo: Path) ->
     (repo / "records/audit_head.json").write_text(json.dumps(head))
     verdict = verify(repo)
     assert [f.kind for f in verdict.findings] == ["truncated"]
-    assert "commit " in verdict.problem and "entries 3..6 were cut" in verdict.problem
+    found_by = "anchor " if where == "anchor ref" else "commit "
+    assert found_by in verdict.problem and "entries 3..6 were cut" in verdict.problem
+
+
+def test_appending_leaves_a_committed_work_tree_clean(repo: Path) -> None:
+    """The head goes to a ref, and the working head file is git-ignored (as the project's
+    .gitignore has it): a command run on a committed state changes nothing git tracks."""
+    (repo / ".gitignore").write_text("/records/audit_head.json\n/audit/\n")
+    fill(repo, 2)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "state")
+    fill(repo, 3)
+    assert git(repo, "status", "--porcelain") == ""
+    assert len(anchored_heads(repo)) == 5 and verify(repo).intact
 
 
 def test_without_a_commit_verify_says_what_it_cannot_see(tmp_path: Path) -> None:
@@ -93,13 +114,15 @@ def test_without_a_commit_verify_says_what_it_cannot_see(tmp_path: Path) -> None
     assert "not keyed" in limits and "not in a git work tree" in limits
 
 
-def test_a_never_committed_head_is_named_as_a_limit(repo: Path) -> None:
+def test_a_trail_without_anchored_heads_is_named_as_a_limit(repo: Path) -> None:
     fill(repo)
+    assert any("5 head(s) anchored" in t for t in verify(repo).checked)
+    git(repo, "update-ref", "-d", ANCHOR_REF)  # as if appended before `git init`
     verdict = verify(repo)
-    assert verdict.intact and any("never been committed" in t for t in verdict.limits)
+    assert verdict.intact and any("no head is anchored" in t for t in verdict.limits)
     commit_head(repo)
     verdict = verify(repo)
-    assert verdict.intact and any("1 committed version" in t for t in verdict.checked)
+    assert verdict.intact and any("1 head(s) anchored" in t for t in verdict.checked)
 
 
 def test_a_torn_last_line_and_a_garbled_head_are_named(tmp_path: Path) -> None:

@@ -1,9 +1,15 @@
 """The chain head: how many entries the trail holds and the hash of the last one.
 
-Every append rewrites ``records/audit_head.json`` beside the pipeline records, which git
-tracks (``audit/`` is not in git). Deleting the log's last entries, or the whole log, leaves
-the head (and every committed version of it) naming an entry the log no longer holds; that
-is how truncation is found, which the chain alone cannot show.
+Every append rewrites ``records/audit_head.json`` (the working head) and, in a git work
+tree, adds the head to git as a commit on the ref ``refs/assay/audit`` (the anchor: each
+commit's message is the head, its parent the previous one). Deleting the log's last
+entries, or the whole log, leaves the working head and every anchored head naming an entry
+the log no longer holds; that is how truncation is found, which the chain alone cannot show.
+
+The anchor lives on a ref, not in the work tree, so that running a command leaves
+``git status`` clean (a committed state stays committed; DVC-hashed outputs do not churn).
+Push it with ``git push origin refs/assay/audit`` to anchor the trail beyond this clone.
+Heads committed as ``records/audit_head.json`` (before the ref existed) are read too.
 """
 
 from __future__ import annotations
@@ -17,7 +23,17 @@ from typing import Any
 from assayml.audit.key import AuditKey
 
 HEAD_FILE = "records/audit_head.json"
+ANCHOR_REF = "refs/assay/audit"
 MAX_COMMITS = 500  # committed heads checked by verify, newest first
+# The anchor's commits are the tool's, not the user's: a fixed identity, so that anchoring
+# never fails for want of a configured git user. The empty tree: the head is the message.
+ANCHOR_IDENTITY = {
+    "GIT_AUTHOR_NAME": "assay audit",
+    "GIT_AUTHOR_EMAIL": "audit@assayml.invalid",
+    "GIT_COMMITTER_NAME": "assay audit",
+    "GIT_COMMITTER_EMAIL": "audit@assayml.invalid",
+}
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 @dataclass(frozen=True)
@@ -53,10 +69,35 @@ def make_head(last: dict[str, Any], first: str | None, key: AuditKey | None) -> 
 
 
 def write_head(root: str | Path, head: Head) -> None:
-    """Atomically (temp file, fsync, rename, fsync of the folder)."""
+    """The working head atomically (temp file, fsync, rename, fsync of the folder), then
+    the anchor (:func:`anchor_head`)."""
     from assayml.utils.io import write_json_atomic
 
     write_json_atomic(head_path(root), head.to_dict())
+    anchor_head(root, head)
+
+
+def anchor_head(root: str | Path, head: Head) -> bool:
+    """Commit ``head`` onto :data:`ANCHOR_REF`; False outside a git work tree (or where git
+    refuses, e.g. a read-only repository: the working head still stands, and ``verify``
+    then reports the anchors it lacks)."""
+    import os
+
+    body = json.dumps(head.to_dict(), sort_keys=True)
+    env = {**os.environ, **ANCHOR_IDENTITY}
+    try:
+        _git(root, "rev-parse", "--is-inside-work-tree")
+        parent = _git_ok(root, "rev-parse", "--verify", "-q", f"{ANCHOR_REF}^{{commit}}")
+        args = ["commit-tree", EMPTY_TREE, "-m", body] + (["-p", parent] if parent else [])
+        commit = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True, text=True, check=True, timeout=60, env=env,
+        ).stdout.strip()  # fmt: skip
+        # The old value guards against a concurrent append moving the ref meanwhile.
+        _git(root, "update-ref", ANCHOR_REF, commit, parent or "")
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return False
+    return True
 
 
 def read_head(root: str | Path = ".") -> Head | None:
@@ -84,12 +125,32 @@ def parse_head(text: str, source: str) -> Head | None:
 
 
 def committed_heads(root: str | Path = ".") -> list[Head] | None:
-    """Every version of the head file that git history holds, newest first (up to
-    ``MAX_COMMITS``); None when ``root`` is not in a git work tree."""
+    """Every head git holds, newest first: those anchored on :data:`ANCHOR_REF` and the
+    versions of the head file committed before it (up to ``MAX_COMMITS`` of each); None
+    when ``root`` is not in a git work tree."""
     try:
         _git(root, "rev-parse", "--is-inside-work-tree")
     except (OSError, subprocess.CalledProcessError):
         return None
+    return anchored_heads(root) + _file_heads(root)
+
+
+def anchored_heads(root: str | Path) -> list[Head]:
+    """The heads on :data:`ANCHOR_REF`, newest first."""
+    if not _git_ok(root, "rev-parse", "--verify", "-q", ANCHOR_REF):
+        return []
+    log = _git(root, "log", f"-{MAX_COMMITS}", "--format=%H%x00%B%x1e", ANCHOR_REF)
+    heads = []
+    for record in log.split("\x1e"):
+        commit, _, body = record.strip().partition("\x00")
+        if commit and (head := parse_head(body, f"anchor {commit[:12]}")) is not None:
+            heads.append(head)
+    return heads
+
+
+def _file_heads(root: str | Path) -> list[Head]:
+    """The versions of the head file committed to the branch history (the anchor before
+    :data:`ANCHOR_REF`)."""
     try:
         log = _git(root, "log", f"-{MAX_COMMITS}", "--format=%H", "--", HEAD_FILE)
     except subprocess.CalledProcessError:
@@ -128,6 +189,14 @@ def _batch_blobs(output: bytes) -> list[str | None]:
             blobs.append(None)
             at = end + 1
     return blobs
+
+
+def _git_ok(root: str | Path, *args: str) -> str | None:
+    """Output of a git command, or None where it fails (e.g. a ref that does not exist)."""
+    try:
+        return _git(root, *args).strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def _git(root: str | Path, *args: str) -> str:

@@ -19,7 +19,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assayml.audit.head import HEAD_FILE, Head, committed_heads, head_path, read_head
+from assayml.audit.head import (
+    ANCHOR_REF,
+    HEAD_FILE,
+    Head,
+    committed_heads,
+    head_path,
+    read_head,
+)
 from assayml.audit.key import AuditKey, AuditKeyError, load_key
 from assayml.audit.log import GENESIS, audit_path, entry_hash
 
@@ -308,11 +315,11 @@ def check_heads(
         )
     elif not heads:
         limits.append(
-            f"{HEAD_FILE} has never been committed: commit it with the pipeline "
-            "records, so that cutting the log and the head together is found"
+            f"no head is anchored in git ({ANCHOR_REF} is empty: appends made outside this "
+            "work tree?): cutting the log and the head together cannot be found"
         )
     else:
-        checked.append(f"{len(heads)} committed version(s) of {HEAD_FILE}")
+        checked.append(f"{len(heads)} head(s) anchored in git ({ANCHOR_REF}, {HEAD_FILE})")
         failing = [f for h in heads if (f := _head_finding(path, lines, chain, h))]
         if failing:
             older = f" (and {len(failing) - 1} older committed heads)" if len(failing) > 1 else ""
