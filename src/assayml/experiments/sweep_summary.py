@@ -2,9 +2,9 @@
 written as ``summary.csv`` and ``summary.md`` in the sweep directory.
 
 A Hydra callback, run in the launching process when the sweep ends; for a sweep of
-``assay run`` it then runs ``run.after_sweep`` (explain, baseline) for the best job. It reads each job's
-``run.json`` rather than anything held in memory, because launchers such as joblib run the
-jobs in other processes.
+``assay run`` it then runs ``run.after_sweep`` (explain, baseline) for the best job. It
+reads each job's ``run.json`` rather than anything held in memory, because launchers such
+as joblib run the jobs in other processes.
 """
 
 from __future__ import annotations
