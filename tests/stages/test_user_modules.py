@@ -36,6 +36,33 @@ def test_prepare_profiles_the_datamodule_and_hashes_its_folder(digits_project: P
     assert record["data"]["files"] == profile["data"]["files"]
 
 
+def test_the_image_folder_reads_as_imagefolder_does(tmp_path: Path) -> None:
+    """Class folders sorted by name, files by name, pixels as ToTensor scales them; the
+    same tensors through torchvision's ImageFolder where it imports beside this torch."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    from assayml.examples.digits_folder import (
+        read_image_folder_pillow,
+        torchvision_folder,
+        write_digits_pngs,
+    )
+
+    root = tmp_path / "digits_png"
+    write_digits_pngs(root)
+    images, labels = read_image_folder_pillow(root)
+    digits = load_digits()
+    order = np.lexsort((np.arange(len(digits.target)), digits.target))  # class, then file
+    expected = np.round(digits.images[order] * (255 / 16)).astype(np.uint8) / np.float32(255)
+    assert torch.equal(labels, torch.from_numpy(digits.target[order]))
+    assert torch.equal(images[:, 0], torch.from_numpy(expected.astype(np.float32)))
+    folder = torchvision_folder(root)
+    if folder is None:
+        pytest.skip("torchvision does not import beside this torch (see the example's docstring)")
+    assert torch.equal(torch.stack([image for image, _ in folder]), images)
+    assert torch.equal(torch.tensor(folder.targets), labels)
+
+
 def test_folder_hash_is_dvcs(tmp_path: Path) -> None:
     """Our folder hash equals what `dvc add` writes into the .dvc file."""
     from assayml.data.module_files import content_md5, tracked_md5

@@ -56,11 +56,33 @@ def read_image_folder(root: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Every image of an ImageFolder layout (``root/<class>/<file>.png``) as greyscale
     ``[n, 1, h, w]`` floats in [0, 1], and class indices by sorted class name.
 
-    torchvision's ``ImageFolder`` reads this layout, but the CPU build of torch this project
-    pins has no matching torchvision here (PyPI's fails to import beside it: "operator
-    torchvision::nms does not exist"), so the few lines it takes are written out with
-    Pillow; where torchvision works, ``datasets.ImageFolder`` is a drop-in replacement.
+    Read with torchvision's ``datasets.ImageFolder`` where torchvision works beside the
+    installed torch; else with Pillow, in the same order to the same values (a test checks
+    the two agree where both run). The CPU build of torch this project pins has no matching
+    torchvision on PyPI (its wheel fails to import: "operator torchvision::nms does not
+    exist"), hence the fallback rather than a dependency.
     """
+    folder = torchvision_folder(root)
+    if folder is not None:
+        images = [image for image, _ in folder]
+        return torch.stack(images), torch.tensor(folder.targets)
+    return read_image_folder_pillow(root)
+
+
+def torchvision_folder(root: str | Path):
+    """torchvision's ImageFolder over ``root`` (greyscale tensors), or None where
+    torchvision cannot be imported beside this torch."""
+    try:
+        from torchvision import datasets, transforms
+    except (ImportError, RuntimeError, OSError):  # absent, or built for another torch
+        return None
+    to_tensor = transforms.Compose([transforms.Grayscale(), transforms.ToTensor()])
+    return datasets.ImageFolder(str(root), transform=to_tensor)
+
+
+def read_image_folder_pillow(root: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """What ImageFolder gives, in a few lines of Pillow: classes sorted by name, files
+    sorted by name within each, greyscale, ``ToTensor``'s scaling."""
     import numpy as np
     from PIL import Image
 
