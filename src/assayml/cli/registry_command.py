@@ -89,8 +89,12 @@ def dispatch(opts) -> str:
         return json.dumps(doc, indent=2) if opts.json else format_show(doc)
     if opts.action == "compare":
         return compare(registry, opts)
+    before = registry.get(opts.name, opts.version) if opts.action == "reject" else None
     doc = change(registry, opts, user)
     subject = f"{doc['name']}@{doc['version']}"
+    gto = mirror_to_gto(registry, opts, doc, user, before)
+    if gto:
+        print(gto, file=sys.stderr)
     append(
         ".",
         f"registry.{opts.action}",
@@ -102,6 +106,7 @@ def dispatch(opts) -> str:
             "status": doc["status"],
             "stage": doc["stage"],
             "reason": getattr(opts, "reason", None),
+            **({"gto": gto} if gto else {}),
         },
     )
     return f"{subject}: {doc['status']}" + (f", stage {doc['stage']}" if doc["stage"] else "")
@@ -121,6 +126,17 @@ def change(registry, opts, user: str) -> dict[str, Any]:
     if opts.action == "promote":
         return registry.promote(opts.name, opts.version, opts.stage, user)
     return registry.archive(opts.name, opts.version, user, opts.reason)
+
+
+def mirror_to_gto(registry, opts, doc, user: str, before) -> str:
+    """GTO's tags (and dvc.yaml's ``artifacts:``) made to follow a change of version or
+    stage; one line saying what was written or why not ("" when nothing is GTO's)."""
+    if opts.action == "approve" or (opts.action == "reject" and not before["stage"]):
+        return ""
+    from assayml.registry.gto import mirror
+
+    models_dir = opts.models_dir if opts.action == "register" else None
+    return mirror(opts.action, doc, registry.versions(doc["name"]), user, models_dir)
 
 
 def compare(registry, opts) -> str:
