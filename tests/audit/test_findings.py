@@ -114,6 +114,23 @@ def test_without_a_commit_verify_says_what_it_cannot_see(tmp_path: Path) -> None
     assert "not keyed" in limits and "not in a git work tree" in limits
 
 
+def test_other_trails_in_the_repository_are_not_this_ones(repo: Path) -> None:
+    """A project in a sub-folder and a linked work tree (as `assay reproduce` rebuilds in)
+    anchor on refs of their own: neither reads as this trail truncated or rewritten."""
+    fill(repo, 2)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "state")
+    (repo / "sub").mkdir()
+    fill(repo / "sub", 4)
+    git(repo, "worktree", "add", "-q", str(repo.parent / "linked"))
+    fill(repo.parent / "linked", 3)
+    assert verify(repo).intact and verify(repo / "sub").intact
+    assert verify(repo.parent / "linked").intact
+    assert [len(anchored_heads(p)) for p in (repo, repo / "sub")] == [2, 4]
+    refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/assay").split()
+    assert refs[0] == ANCHOR_REF and refs[1].startswith(ANCHOR_REF + "-sub-")
+
+
 def test_a_trail_without_anchored_heads_is_named_as_a_limit(repo: Path) -> None:
     fill(repo)
     assert any("5 head(s) anchored" in t for t in verify(repo).checked)

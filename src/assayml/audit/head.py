@@ -6,6 +6,11 @@ commit's message is the head, its parent the previous one). Deleting the log's l
 entries, or the whole log, leaves the working head and every anchored head naming an entry
 the log no longer holds; that is how truncation is found, which the chain alone cannot show.
 
+Each trail has its own ref: ``refs/assay/audit`` for a project at the top of its work tree,
+``refs/assay/audit-<path>`` for one in a sub-folder, and in a linked work tree (``git
+worktree add``, as ``assay reproduce`` rebuilds in) the per-worktree
+``refs/worktree/assay/audit...``, so another trail never reads as this one truncated.
+
 The anchor lives on a ref, not in the work tree, so that running a command leaves
 ``git status`` clean (a committed state stays committed; DVC-hashed outputs do not churn).
 Push it with ``git push origin refs/assay/audit`` to anchor the trail beyond this clone.
@@ -77,24 +82,46 @@ def write_head(root: str | Path, head: Head) -> None:
     anchor_head(root, head)
 
 
+def anchor_ref(root: str | Path) -> str | None:
+    """The ref that anchors the trail of the project at ``root`` (module docstring); None
+    outside a git work tree."""
+    import hashlib
+    import os
+
+    top = _git_ok(root, "rev-parse", "--show-toplevel")
+    if top is None:
+        return None
+    git_dir = _git_ok(root, "rev-parse", "--absolute-git-dir")
+    common = _git_ok(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    linked = git_dir is not None and common is not None and git_dir != common
+    rel = os.path.relpath(Path(root).resolve(), Path(top).resolve())
+    name = ANCHOR_REF
+    if rel != ".":  # a readable, ref-safe suffix and a hash that keeps paths apart
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in rel)[:40]
+        name += f"-{safe}-{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
+    return name.replace("refs/", "refs/worktree/", 1) if linked else name
+
+
 def anchor_head(root: str | Path, head: Head) -> bool:
-    """Commit ``head`` onto :data:`ANCHOR_REF`; False outside a git work tree (or where git
-    refuses, e.g. a read-only repository: the working head still stands, and ``verify``
-    then reports the anchors it lacks)."""
+    """Commit ``head`` onto the trail's ref (:func:`anchor_ref`), with a reflog; False
+    outside a git work tree (or where git refuses, e.g. a read-only repository: the working
+    head still stands, and ``verify`` then reports the anchors it lacks)."""
     import os
 
     body = json.dumps(head.to_dict(), sort_keys=True)
     env = {**os.environ, **ANCHOR_IDENTITY}
     try:
-        _git(root, "rev-parse", "--is-inside-work-tree")
-        parent = _git_ok(root, "rev-parse", "--verify", "-q", f"{ANCHOR_REF}^{{commit}}")
+        ref = anchor_ref(root)
+        if ref is None:
+            return False
+        parent = _git_ok(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
         args = ["commit-tree", EMPTY_TREE, "-m", body] + (["-p", parent] if parent else [])
         commit = subprocess.run(
             ["git", "-C", str(root), *args],
             capture_output=True, text=True, check=True, timeout=60, env=env,
         ).stdout.strip()  # fmt: skip
         # The old value guards against a concurrent append moving the ref meanwhile.
-        _git(root, "update-ref", ANCHOR_REF, commit, parent or "")
+        _git(root, "update-ref", "--create-reflog", ref, commit, parent or "")
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return False
     return True
@@ -136,10 +163,11 @@ def committed_heads(root: str | Path = ".") -> list[Head] | None:
 
 
 def anchored_heads(root: str | Path) -> list[Head]:
-    """The heads on :data:`ANCHOR_REF`, newest first."""
-    if not _git_ok(root, "rev-parse", "--verify", "-q", ANCHOR_REF):
+    """The heads on the trail's ref (:func:`anchor_ref`), newest first."""
+    ref = anchor_ref(root)
+    if ref is None or not _git_ok(root, "rev-parse", "--verify", "-q", ref):
         return []
-    log = _git(root, "log", f"-{MAX_COMMITS}", "--format=%H%x00%B%x1e", ANCHOR_REF)
+    log = _git(root, "log", f"-{MAX_COMMITS}", "--format=%H%x00%B%x1e", ref)
     heads = []
     for record in log.split("\x1e"):
         commit, _, body = record.strip().partition("\x00")

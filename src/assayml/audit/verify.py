@@ -315,11 +315,11 @@ def check_heads(
         )
     elif not heads:
         limits.append(
-            f"no head is anchored in git ({ANCHOR_REF} is empty: appends made outside this "
-            "work tree?): cutting the log and the head together cannot be found"
+            f"no head is anchored in git ({ANCHOR_REF}... is empty: appends made outside "
+            "this work tree?): cutting the log and the head together cannot be found"
         )
     else:
-        checked.append(f"{len(heads)} head(s) anchored in git ({ANCHOR_REF}, {HEAD_FILE})")
+        checked.append(f"{len(heads)} head(s) anchored in git ({ANCHOR_REF}..., {HEAD_FILE})")
         failing = [f for h in heads if (f := _head_finding(path, lines, chain, h))]
         if failing:
             older = f" (and {len(failing) - 1} older committed heads)" if len(failing) > 1 else ""
