@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from assayml.records import environment, git_state
+from assayml.records import (
+    VOLATILE_FIELDS,
+    StageRecord,
+    environment,
+    git_state,
+    run_facts_path,
+    with_run_facts,
+)
 from tests.repo_helpers import git, init_repo
 
 
@@ -33,3 +41,37 @@ def test_outside_git_the_state_is_unknown(tmp_path: Path) -> None:
 def test_environment_names_python_platform_and_packages() -> None:
     env = environment()
     assert env["python"].count(".") == 2 and env["packages"]["numpy"]
+
+
+def _record(config_hash: str, started: str) -> StageRecord:
+    return StageRecord(
+        stage="train",
+        config_hash=config_hash,
+        seed=0,
+        data={"md5": "d"},
+        inputs={"artifacts/features/x": "1"},
+        outputs={"models/model.safetensors": config_hash * 2},
+        started_at=started,
+        finished_at=started,
+        git={"commit": f"commit-{config_hash}", "dirty": False, "changed": []},
+        environment={"python": "3.11"},
+    )
+
+
+def test_a_record_holds_no_volatile_fact_and_finds_its_runs(tmp_path: Path) -> None:
+    """Two results of one stage (say lr=0.1, then lr=0.2): each record, as DVC would restore
+    it, is joined with the facts of the run that made it, not with the latest run's."""
+    records = tmp_path / "records"
+    made = [_record("aa", "2026-12-01T00:00:00.000Z"), _record("bb", "2026-12-01T01:00:00.000Z")]
+    for record in made:
+        assert not set(VOLATILE_FIELDS) & set(record.to_dict())
+        path = run_facts_path(records, record.to_dict())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record.run_facts()))
+    for record in made:
+        joined = with_run_facts(records, "train", record.to_dict())
+        assert joined["git"] == record.git and joined["started_at"] == record.started_at
+    other = {**made[0].to_dict(), "outputs": {"models/model.safetensors": "cc"}}
+    assert "git" not in with_run_facts(records, "train", other)  # made elsewhere: no facts
+    run_facts_path(records, made[0].to_dict()).write_text("[1, 2]")  # damaged: not a dict
+    assert "git" not in with_run_facts(records, "train", made[0].to_dict())

@@ -7,7 +7,7 @@ A record holds two kinds of facts. ``records/<stage>.json`` holds those that fol
 the stage's inputs (config hash, seed, data, input and output hashes, results): DVC hashes
 it, so the same inputs must give the same bytes. The volatile ones (times, the git commit
 checked out, the machine and its packages) would give every rerun a new hash and make DVC
-rerun everything downstream; they go to ``.assay/stage_runs/<stage>.json`` beside the
+rerun everything downstream; they go to ``.assay/stage_runs/<stage>-<key>.json`` beside the
 records' folder (git-ignored, not a DVC output) and to the audit trail, and
 :func:`with_run_facts` joins the two again where a reader wants both.
 """
@@ -71,7 +71,7 @@ class StageRecord:
     def run_facts(self) -> dict[str, Any]:
         """The volatile facts, keyed to the record by its config hash and outputs."""
         facts = asdict(self)
-        keys = ("stage", "config_hash", "outputs", *VOLATILE_FIELDS)
+        keys = (*FACTS_KEY, *VOLATILE_FIELDS)
         return {k: facts[k] for k in keys}
 
 
@@ -79,25 +79,35 @@ VOLATILE_FIELDS = ("started_at", "finished_at", "git", "environment")
 RUN_FACTS_DIR = Path(".assay") / "stage_runs"
 
 
-def run_facts_path(records_dir: str | Path, stage: str) -> Path:
-    """Where a stage's volatile facts go: beside the records' folder, never inside it."""
-    return Path(records_dir).parent / RUN_FACTS_DIR / f"{stage}.json"
+def run_facts_path(records_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Where the volatile facts of the run that made ``record`` go: beside the records'
+    folder, never inside it, one file per result (stage, config hash and outputs), so that
+    a result DVC restores from its cache still finds the facts of the run that made it."""
+    import hashlib
+    import json
+
+    key = json.dumps([record.get(k) for k in FACTS_KEY], sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return Path(records_dir).parent / RUN_FACTS_DIR / f"{record.get('stage')}-{digest}.json"
+
+
+FACTS_KEY = ("stage", "config_hash", "outputs")  # what ties a record to its run's facts
 
 
 def with_run_facts(records_dir: str | Path, stage: str, record: dict[str, Any] | None):
-    """``record`` with its volatile facts added, when the facts on disk are this record's
-    (same config hash and outputs); otherwise ``record`` as it is (the facts are of another
-    run, or DVC restored the outputs from its cache and no run happened here)."""
+    """``record`` with the volatile facts of the run that made it, where they are on disk;
+    otherwise ``record`` as it is (made elsewhere, e.g. in a clone, and pulled)."""
     import json
 
-    if record is None:
-        return None
+    if not isinstance(record, dict):
+        return record
     try:
-        facts = json.loads(run_facts_path(records_dir, stage).read_text(encoding="utf-8"))
+        facts = json.loads(run_facts_path(records_dir, record).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return record
-    same = all(facts.get(k) == record.get(k) for k in ("stage", "config_hash", "outputs"))
-    return {**record, **{k: facts.get(k) for k in VOLATILE_FIELDS}} if same else record
+    if not isinstance(facts, dict) or any(facts.get(k) != record.get(k) for k in FACTS_KEY):
+        return record
+    return {**record, **{k: facts.get(k) for k in VOLATILE_FIELDS}}
 
 
 def utc_now() -> str:

@@ -186,6 +186,13 @@ def _warnings(meta: dict[str, Any]) -> list[str]:
             f"code: the recorded run had uncommitted changes ({changed}); the "
             "rebuild uses the commit as it was"
         )
+    if git.get("recorded") == "registration":
+        warnings.append(
+            "code: no record of the training run was found when this version was registered "
+            "(DVC restored the model from its cache, or it came from another clone): the "
+            "commit and environment are those at registration, whose dvc.lock produced "
+            "these outputs"
+        )
     warnings += [
         f"environment: {d}" for d in environment_differences(meta.get("environment") or {})
     ]

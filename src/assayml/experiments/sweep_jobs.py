@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from assayml.records import run_facts_path
 from assayml.stages.table import STAGE_NAMES, STAGES
 
 # The paths.* folders each stage writes, in pipeline order (records_dir: every stage).
@@ -106,7 +107,22 @@ def copy_upstream_records(placed: dict[str, Any], records_dir: str | Path) -> li
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(record, target / record.name)
             copied.append(target / record.name)
+            _copy_run_facts(record, source, target)
     return copied
+
+
+def _copy_run_facts(record: Path, source: Path, target: Path) -> None:
+    """The volatile facts of the run that made ``record`` (times, git), where there are any,
+    so that the job folder's lineage shows them too."""
+    try:
+        doc = json.loads(record.read_text(encoding="utf-8"))
+    except ValueError:
+        return
+    facts = run_facts_path(source, doc)
+    if isinstance(doc, dict) and facts.is_file():
+        copy = run_facts_path(target, doc)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(facts, copy)
 
 
 def save_config(cfg: DictConfig, saved: Path) -> None:

@@ -97,7 +97,22 @@ def run_provenance(run: Path, card: dict, train: dict) -> tuple[dict, dict]:
         return train["git"], train.get("environment") or {}
     if card.get("git") is not None:
         return card["git"], card.get("environment") or {}
-    return {**git_state(run), "recorded": "registration"}, environment()
+    top = _repository_top(run)
+    return {**git_state(top), "recorded": "registration"}, environment()
+
+
+def _repository_top(path: Path) -> Path:
+    """The work tree holding ``path`` (git_state of a sub-folder sees only that folder)."""
+    import subprocess
+
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return path
+    return Path(found) if found else path
 
 
 def _json(path: Path) -> Any:

@@ -41,7 +41,7 @@ def finish_record(
         environment=environment(),
         details=details,
     )
-    out.write_json(run_facts_path(cfg.paths.records_dir, stage), record.run_facts())
+    out.write_json(run_facts_path(cfg.paths.records_dir, record.to_dict()), record.run_facts())
     out.write_record(record_path(cfg, stage), record.to_dict())
     return record
 
