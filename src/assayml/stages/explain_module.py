@@ -172,7 +172,7 @@ def module_bias(cfg: AssayConfig, profile: dict[str, Any], data, y, facets, pred
     """``bias.json`` from the train split's labels and attributes and the explained split's
     labels, attributes and predictions (no flip test: see the module's docstring)."""
     from assayml.explain.bias_report import bias_report, favourable_label
-    from assayml.stages.datamodule import loader_labels
+    from assayml.stages.datamodule import build_datamodule, loader_labels
     from assayml.stages.explain import check_prepared_facets
     from assayml.utils.groups import index_of
 
@@ -180,8 +180,11 @@ def module_bias(cfg: AssayConfig, profile: dict[str, Any], data, y, facets, pred
     if pred.probabilities is None:
         raise ConfigError("data.sensitive: bias metrics need a classifier's predictions")
     sensitive = list(cfg.data.sensitive)
+    # The train split as prepare read it: a DataModule set up for "fit" (the one explaining
+    # the test split may have built only that split in setup("test")).
+    fit = data if cfg.explain.split != "test" else build_datamodule(cfg, "fit")
     labels, _, train_facets = loader_labels(
-        data.train_dataloader(), f"{cfg.data._target_}.train_dataloader()", sensitive
+        fit.train_dataloader(), f"{cfg.data._target_}.train_dataloader()", sensitive
     )
     classes = profile["classes"]
     favourable = favourable_label(classes, cfg.explain.bias)
