@@ -75,6 +75,10 @@ def test_callbacks_are_changed_and_added_by_override(make_cfg) -> None:
         ("callbacks.lr_monitor.logging_interval=step", 1),
         ("+callbacks.model_checkpoint.every_n_train_steps=5", 1),
         ("trainer.max_steps=40", 1),
+        ("callbacks.lr_monitor.logging_interval=null", 1),  # every step and epoch
+        ("trainer.val_check_interval=5", 1),  # batches: fused, groups
+        ("trainer.val_check_interval=0.5", 1),
+        ("trainer.val_check_interval=1.0", 32),  # once an epoch
     ],
 )
 def test_fusing_is_off_wherever_something_watches_single_steps(make_cfg, override, fused) -> None:

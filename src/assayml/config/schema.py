@@ -245,14 +245,16 @@ class EarlyStoppingConfig:
 @dataclass
 class TrainConfig:
     batch_size: int = 64  # rows per optimisation step
-    # Optimiser steps run inside one Lightning training step: Lightning's per-step hook
-    # dispatch (~250 us here) costs about as much as a small network's step, so we amortise
-    # it. Same data order and arithmetic (bit-identical weights), through Lightning's public
-    # manual optimisation: on_before_optimizer_step fires every step, batch hooks once per
-    # group, backward hooks not at all. 1: plain automatic optimisation. Distributed
-    # strategies, 16-mixed precision, accumulate_grad_batches > 1 and a per-step
-    # ReduceLROnPlateau always use 1. Lightning counts a group as one batch:
-    # trainer.limit_train_batches limits groups, not optimiser steps.
+    # Optimiser steps run inside one Lightning training step: Lightning's per-step dispatch
+    # costs about as much as a small network's step, so we amortise it. Same data order and
+    # arithmetic (bit-identical weights), public API only: a Lightning step is a group of
+    # these, whose last goes through LightningOptimizer.step (global_step, batch hooks and
+    # on_before_optimizer_step count groups; backward hooks do not fire). 1: plain
+    # automatic optimisation, which train/fit.py:fused_steps also chooses wherever
+    # something counts or watches single steps (max_steps, val_check_interval within an
+    # epoch, step- or time-interval callbacks, a callback of the user's), and for
+    # distributed strategies, 16-mixed precision, accumulate_grad_batches > 1 and a
+    # per-step ReduceLROnPlateau.
     fused_steps: int = 32
     monitor: str = "val/loss"  # metric for early stopping and best-checkpoint selection
     mode: MonitorMode = MonitorMode.min

@@ -233,7 +233,19 @@ def fused_steps(cfg: AssayConfig) -> int:
         return 1
     if t.max_steps not in (None, -1) or any(map(watches_steps, cfg.callbacks.values())):
         return 1
+    if validates_within_epochs(t.val_check_interval):
+        return 1
     return cfg.train.fused_steps
+
+
+def validates_within_epochs(interval: Any) -> bool:
+    """``trainer.val_check_interval`` as a count of batches, or a fraction of an epoch below
+    one: fused, both would count groups of steps."""
+    if interval is None or isinstance(interval, bool):
+        return False
+    if isinstance(interval, int):
+        return True
+    return isinstance(interval, float) and interval < 1.0
 
 
 # Callbacks that act per epoch (or once) whatever their settings, but for the step-interval
@@ -265,7 +277,9 @@ def watches_steps(node: Any) -> bool:
     per_epoch = tuple(getattr(stock, name) for name in PER_EPOCH_CALLBACKS)
     if target is not build_progress and target not in per_epoch:  # a subclass may watch steps
         return True
-    return bool(node.get("every_n_train_steps")) or node.get("logging_interval") == "step"
+    if target is stock.LearningRateMonitor:  # None: every step as well as every epoch
+        return node.get("logging_interval", None) in ("step", None)
+    return bool(node.get("every_n_train_steps")) or node.get("train_time_interval") is not None
 
 
 def configured_callbacks(cfg: AssayConfig) -> tuple[Any, list[Any]]:
