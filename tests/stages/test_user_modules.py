@@ -113,7 +113,7 @@ def test_explain_attributes_images_with_captum(digits_project: Path) -> None:
         for method in row["methods"]:
             png = digits_project / f"reports/explain/row_{row['row']}_{method}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "carry none" in report["bias_skipped"]
+    assert "data.sensitive names none" in report["bias_skipped"]
 
 
 def test_monitor_says_why_a_datamodule_baseline_cannot_check_inputs(
