@@ -38,6 +38,7 @@ def summary(sweep: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_multirun_jobs_are_isolated_and_summarised_best_first(project: Path) -> None:
     sweep = project / "sweep"
     result = assay(
@@ -72,6 +73,7 @@ def test_multirun_jobs_are_isolated_and_summarised_best_first(project: Path) -> 
     assert unknown.returncode == 2 and "no run matches 'nope'" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(project: Path) -> None:
     sweep = project / "sweep"
     result = assay(

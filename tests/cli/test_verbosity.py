@@ -34,6 +34,7 @@ def test_flags_are_taken_anywhere_before_a_double_dash(monkeypatch) -> None:
     assert take_flags(["--verbose", "runs"]) == ["runs"] and os.environ[ENV] == "verbose"
 
 
+@pytest.mark.slow
 def test_normal_runs_show_stage_lines_epochs_and_step_progress(project: Path) -> None:
     result = assay(project, "run", *LOGS, *CHEAP)
     assert result.returncode == 0, result.stderr
@@ -43,6 +44,7 @@ def test_normal_runs_show_stage_lines_epochs_and_step_progress(project: Path) ->
     assert "\x1b[" not in result.stderr  # no terminal control codes in a log
 
 
+@pytest.mark.slow
 def test_quiet_runs_say_nothing_and_still_write_everything(project: Path) -> None:
     result = assay(project, "--quiet", "run", *LOGS, *CHEAP)
     assert result.returncode == 0, result.stderr
@@ -55,6 +57,7 @@ def test_quiet_runs_say_nothing_and_still_write_everything(project: Path) -> Non
     assert bad.returncode == 2 and "error" in bad.stderr
 
 
+@pytest.mark.slow
 def test_quiet_sweeps_print_no_summary(project: Path) -> None:
     result = assay(
         project,

@@ -47,6 +47,7 @@ def runs(project: Path) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 
+@pytest.mark.slow
 def test_ddp_matches_one_process_and_makes_one_run_dir(featured: Path) -> None:
     single, single_metrics = train(featured, "model=logreg")
     ddp, ddp_metrics = train(featured, "model=logreg", "trainer=ddp")
@@ -59,6 +60,7 @@ def test_ddp_matches_one_process_and_makes_one_run_dir(featured: Path) -> None:
     assert not list(featured.rglob(".ddp_config.yaml"))  # the workers' config is removed
 
 
+@pytest.mark.slow
 def test_ddp_with_dropout_and_in_a_sweep(featured: Path) -> None:
     _, single = train(featured, "model=mlp")
     cheap = (
