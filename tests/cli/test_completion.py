@@ -11,17 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli_env
-
-
-def assay(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "assayml.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=120,
-    )
+from tests.trust_helpers import assay
 
 
 @pytest.fixture
@@ -31,7 +21,7 @@ def tab(project: Path, tmp_path_factory: pytest.TempPathFactory):
     program = bin_dir / "assay"  # the console script, for this interpreter
     program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m assayml.cli.main "$@"\n')
     program.chmod(0o755)
-    script = assay("completion", "bash", cwd=project)
+    script = assay(project, "completion", "bash")
     assert script.returncode == 0, script.stderr
     env = cli_env() | {"PATH": f"{bin_dir}:{cli_env()['PATH']}"}
 
@@ -74,9 +64,9 @@ def test_bash_completes_commands_groups_options_and_keys(tab) -> None:
 
 
 def test_hydra_flag_prints_the_same_script_and_answers_old_queries(project: Path) -> None:
-    script = assay("completion", "bash", cwd=project).stdout
+    script = assay(project, "completion", "bash").stdout
     assert "complete -o default -F _assay_complete assay" in script
-    assert assay("train", "-sc", "install=bash", cwd=project).stdout == script
+    assert assay(project, "train", "-sc", "install=bash").stdout == script
     # A script Hydra generated earlier asks `assay -sc query=bash` with COMP_LINE set.
     old = subprocess.run(
         [sys.executable, "-m", "assayml.cli.main", "-sc", "query=bash"],
@@ -87,7 +77,7 @@ def test_hydra_flag_prints_the_same_script_and_answers_old_queries(project: Path
         timeout=120,
     )
     assert old.returncode == 0 and old.stdout.split() == ["model=mlp"]
-    wrong = assay("train", "-sc", "install=tcsh", cwd=project)
+    wrong = assay(project, "train", "-sc", "install=tcsh")
     assert wrong.returncode == 2 and "install=bash" in wrong.stderr
 
 

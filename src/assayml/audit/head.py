@@ -88,12 +88,19 @@ def anchor_ref(root: str | Path) -> str | None:
     import hashlib
     import os
 
-    top = _git_ok(root, "rev-parse", "--show-toplevel")
-    if top is None:
+    # One git call for the three facts: every append asks.
+    found = _git_ok(
+        root,
+        "rev-parse",
+        "--path-format=absolute",
+        "--show-toplevel",
+        "--absolute-git-dir",
+        "--git-common-dir",
+    )
+    if found is None or len(found.splitlines()) != 3:
         return None
-    git_dir = _git_ok(root, "rev-parse", "--absolute-git-dir")
-    common = _git_ok(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
-    linked = git_dir is not None and common is not None and git_dir != common
+    top, git_dir, common = found.splitlines()
+    linked = git_dir != common
     rel = os.path.relpath(Path(root).resolve(), Path(top).resolve())
     name = ANCHOR_REF
     if rel != ".":  # a readable, ref-safe suffix and a hash that keeps paths apart
