@@ -155,7 +155,7 @@ def test_the_task_comes_from_every_label_and_an_inferred_schema_holds_for_all_ba
     frame.to_parquet(streamed / "credit.parquet", index=False, row_group_size=1000)
     cfg = make_cfg(
         "data=credit_file",
-        "data.columns={}",
+        "data.schema=null",  # no declared columns: inferred from the first batch
         "data.sensitive=[]",
         "data.reference_groups={}",
         "data.sample_rows=1000",
@@ -172,7 +172,7 @@ def test_a_category_missing_from_the_sample_is_still_in_the_baseline(streamed, m
     from assayml.serve.deployed import load_deployed
 
     spec = yaml.safe_load((streamed / "conf" / "data" / "credit_file.yaml").read_text())
-    spec["columns"]["purpose"].pop("allowed")
+    spec["columns"] = {"purpose": {"allowed": None}}  # the schema file's entry, unset
     (streamed / "conf" / "data" / "credit_file.yaml").write_text(yaml.safe_dump(spec))
     frame = pd.read_parquet(streamed / "credit.parquet")
     # Training rows outside the sample, by the documented rule: one seeded uniform draw a

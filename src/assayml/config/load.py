@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from assayml.config.column_schemas import with_schema_file
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS
 from assayml.config.overrides import open_mapping_overrides
 from assayml.config.schema import AssayConfig
@@ -75,10 +76,12 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
     data = container.get("data")
     if not isinstance(data, dict):
         raise ConfigError("data: missing; choose one with data=NAME")
+    if "_target_" not in data:
+        data = container["data"] = with_schema_file(data)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(AssayConfig), container)
-        merged.data = OmegaConf.merge(OmegaConf.structured(data_schema(data)), data)
-        merged.model = OmegaConf.merge(OmegaConf.structured(model_schema(model)), model)
+        merged.data = _typed_node("data", data_schema(data), data)
+        merged.model = _typed_node("model", model_schema(model), model)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
         raise ConfigError(_describe(err)) from err
@@ -98,6 +101,22 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
         return AssayConfig(**parts)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"invalid config: {err}") from err
+
+
+def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
+    """``node`` merged into ``schema``; an error names the key from the config's root (and
+    the schema file, for a column it declares)."""
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema), node)
+    except OmegaConfBaseException as err:
+        where = getattr(err, "full_key", None)
+        message = str(err).split("\n")[0]
+        if not where:
+            raise ConfigError(f"config key '{key}': {message}") from err
+        name = f"{key}.{where}"
+        if key == "data" and node.get("schema") and where.startswith("columns."):
+            message += f" (declared in conf/schemas/{node['schema']}.yaml or data.columns)"
+        raise ConfigError(f"config key '{name}': {message}") from err
 
 
 def model_schema(model: dict[str, Any]) -> type:

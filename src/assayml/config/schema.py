@@ -116,7 +116,9 @@ class DataConfig:
     rev: str | None = None  # git revision to read `path` at, through dvc.api.open
     target: str = MISSING  # label column
     task: Task = Task.auto
-    columns: dict[str, ColumnSpec] = field(default_factory=dict)  # declared schema
+    # conf/schemas/NAME.yaml: the declared columns, kept out of params (column_schemas.py)
+    schema: str | None = None
+    columns: dict[str, ColumnSpec] = field(default_factory=dict)  # declared, or changes to it
     sensitive: list[str] = field(default_factory=list)  # protected attributes (bias reports)
     # sensitive column -> its reference group, typed as you like (1, "1" and 1.0 match 1.0)
     reference_groups: dict[str, Any] = field(default_factory=dict)

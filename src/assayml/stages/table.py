@@ -73,6 +73,7 @@ STAGES: tuple[Stage, ...] = (
         params=("seed", "data", "explain.bias.group_by"),
         outputs=("data/prepared",),
         code=(
+            "conf/schemas",  # data.schema: the declared columns
             "src/assayml/data",
             "src/assayml/utils/groups.py",
             "src/assayml/explain/bias_report.py",
@@ -139,6 +140,7 @@ STAGES: tuple[Stage, ...] = (
         params=("seed", "explain", "data"),
         outputs=("reports/explain",),
         code=(
+            "conf/schemas",  # data.schema: the declared columns
             "src/assayml/explain",
             "src/assayml/utils/groups.py",
             "src/assayml/stages/explain.py",
@@ -152,6 +154,7 @@ STAGES: tuple[Stage, ...] = (
         params=("seed", "explain", "monitor", "data"),
         outputs=("monitoring",),
         code=(
+            "conf/schemas",  # data.schema: the declared columns
             "src/assayml/monitor",
             "src/assayml/utils/groups.py",
             "src/assayml/explain/bias_report.py",
