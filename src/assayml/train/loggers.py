@@ -41,7 +41,7 @@ def log_run_hyperparameters(loggers: list[Any], cfg: AssayConfig) -> None:
     would send for a module's ``save_hyperparameters``)."""
     params = run_hyperparameters(cfg)
     for logger in loggers:
-        if type(logger).__name__ == "DVCLiveLogger":
+        if "DVCLiveLogger" in {kind.__name__ for kind in type(logger).__mro__}:
             skip_idle_studio_sync(logger)
         logger.log_hyperparams(params)
 
@@ -119,11 +119,11 @@ def _build_one(cfg: LoggerConfig, kind: LoggerKind, save_dir: str, run: AssayCon
         _require(EXTRAS[kind])
     resume = run.train.resume or run.ckpt_path is not None  # DVCLive continues its steps
     if kind is LoggerKind.dvclive:
-        from dvclive.lightning import DVCLiveLogger
+        from assayml.train.dvclive_logger import FastDVCLiveLogger
 
         # dvc.yaml declares DVCLive's metrics and plots, and DVC makes the experiments:
         # DVCLive must write neither.
-        return DVCLiveLogger(dir=save_dir, dvcyaml=None, save_dvc_exp=False, resume=resume)
+        return FastDVCLiveLogger(dir=save_dir, dvcyaml=None, save_dvc_exp=False, resume=resume)
     from lightning.pytorch import loggers
 
     if kind is LoggerKind.csv:
