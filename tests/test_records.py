@@ -75,3 +75,22 @@ def test_a_record_holds_no_volatile_fact_and_finds_its_runs(tmp_path: Path) -> N
     assert "git" not in with_run_facts(records, "train", other)  # made elsewhere: no facts
     run_facts_path(records, made[0].to_dict()).write_text("[1, 2]")  # damaged: not a dict
     assert "git" not in with_run_facts(records, "train", made[0].to_dict())
+
+
+def test_installed_packages_equal_what_importlib_metadata_parses() -> None:
+    """The hand-read header lines give what the email parser of importlib.metadata gives,
+    for every installed distribution, and each key package's version is importlib's."""
+    from importlib import metadata
+
+    from assayml.records import KEY_PACKAGES, _version, installed_packages
+
+    parsed: dict[str, str] = {}
+    for dist in metadata.distributions():
+        parsed.setdefault(dist.metadata["Name"].lower(), dist.version)
+    assert installed_packages() == dict(sorted(parsed.items()))
+    for name in KEY_PACKAGES:
+        try:
+            expected = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            expected = None
+        assert _version(name) == expected, name
