@@ -33,37 +33,51 @@ class Space:
 def counterfactual(
     row: pd.DataFrame, reached: Callable[[pd.DataFrame], np.ndarray], space: Space, seed: int
 ) -> dict[str, Any]:
-    """The smallest change to ``row`` (one raw row) for which ``reached`` is true."""
+    """The smallest change to ``row`` (one raw row) for which ``reached`` is true.
+
+    Every layer's candidates are drawn first (the same draws, in the same order, as a
+    layer-by-layer search) and judged in one call of ``reached``; the innermost layer with
+    a hit wins, as if the layers had been tried one by one."""
     rng = np.random.default_rng(seed)
     numeric = [c for c in space.numeric if c not in space.immutable]
     categorical = [c for c in space.categories if c not in space.immutable]
-    for layer in range(LAYERS):
-        inner, outer = layer * 0.25, (layer + 1) * 0.25
-        candidates = _layer(row, numeric, categorical, space, inner, outer, rng)
-        hits = candidates[reached(candidates)]
-        if len(hits):
-            best = hits.iloc[int(np.argmin(_distance(row, hits, space)))].to_frame().T
-            best = _sparsify(row, best.astype(row.dtypes.to_dict()), reached, space)
-            return _report(row, best, space, valid=True)
+    layers = [
+        _layer(row, numeric, categorical, space, layer * 0.25, (layer + 1) * 0.25, rng)
+        for layer in range(LAYERS)
+    ]
+    candidates = pd.concat([row] * (LAYERS * CANDIDATES), ignore_index=True)
+    for col in numeric:
+        values = np.concatenate([layer[col] for layer in layers])
+        candidates[col] = values.astype(candidates[col].dtype, copy=False)
+    for col in categorical:
+        candidates[col] = np.concatenate([layer[col] for layer in layers])
+    hit = np.asarray(reached(candidates), dtype=bool).reshape(LAYERS, CANDIDATES)
+    for layer in np.flatnonzero(hit.any(axis=1))[:1]:
+        chosen = layer * CANDIDATES + np.flatnonzero(hit[layer])
+        hits = candidates.iloc[chosen]
+        best = hits.iloc[int(np.argmin(_distance(row, hits, space)))].to_frame().T
+        best = _sparsify(row, best.astype(row.dtypes.to_dict()), reached, space)
+        return _report(row, best, space, valid=True)
     return _report(row, row, space, valid=False)
 
 
-def _layer(row, numeric, categorical, space: Space, inner, outer, rng) -> pd.DataFrame:
-    frame = pd.concat([row] * CANDIDATES, ignore_index=True)
+def _layer(row, numeric, categorical, space: Space, inner, outer, rng) -> dict[str, np.ndarray]:
+    """One layer's candidate values of the columns that may move: {column: [CANDIDATES]}."""
+    values: dict[str, np.ndarray] = {}
     if numeric:
         direction = rng.normal(size=(CANDIDATES, len(numeric)))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         radius = rng.uniform(inner, outer, size=(CANDIDATES, 1))
         for j, col in enumerate(numeric):
             low, high, std, integer = space.numeric[col]
-            values = float(row[col].iloc[0]) + direction[:, j] * radius[:, 0] * std
-            values = np.clip(np.round(values) if integer else values, low, high)
-            frame[col] = values.astype(frame[col].dtype, copy=False)
+            moved = float(row[col].iloc[0]) + direction[:, j] * radius[:, 0] * std
+            values[col] = np.clip(np.round(moved) if integer else moved, low, high)
     for col in categorical:
         switch = rng.random(CANDIDATES) < min(1.0, outer / 3)
         choices = rng.choice(np.asarray(space.categories[col], dtype=object), size=CANDIDATES)
-        frame[col] = np.where(switch, choices, frame[col].to_numpy(dtype=object))
-    return frame
+        current = np.full(CANDIDATES, row[col].iloc[0], dtype=object)
+        values[col] = np.where(switch, choices, current)
+    return values
 
 
 def _distance(row: pd.DataFrame, frame: pd.DataFrame, space: Space) -> np.ndarray:
@@ -77,14 +91,39 @@ def _distance(row: pd.DataFrame, frame: pd.DataFrame, space: Space) -> np.ndarra
 
 
 def _sparsify(row, best, reached, space: Space) -> pd.DataFrame:
+    """Put each changed column back, smallest change first, if the goal still holds.
+
+    The same greedy pass as trying one column at a time, judged in few calls: each call
+    judges, from the current ``best``, the chain (put back the first column, the first
+    two, ...) and each column alone. A chain that holds for its first m columns means the
+    greedy pass keeps those m put back and fails at the next; when the first column alone
+    fails, the first single that holds is the next column the pass puts back."""
     changed = [c for c in (*space.numeric, *space.categories) if _differs(row, best, c)]
-    by_size = sorted(changed, key=lambda c: _distance(row, _only(row, best, c), space)[0])
-    for col in by_size:
-        trial = best.copy()
-        trial[col] = row[col].to_numpy()
-        if reached(trial)[0]:
-            best = trial
-    return best
+    # A column's own distance: _distance of the row with only that column changed.
+    todo = sorted(changed, key=lambda c: _distance(row, _only(row, best, c), space)[0])
+    while todo:
+        k = len(todo)
+        trials = pd.concat([best] * (2 * k), ignore_index=True)
+        steps = np.arange(k)
+        for i, col in enumerate(todo):
+            values = trials[col].to_numpy(copy=True)
+            original = row[col].iloc[0]
+            values[:k][steps >= i] = original  # the chain: columns 0..j put back
+            values[k + i] = original  # column i alone
+            trials[col] = values
+        holds = np.asarray(reached(trials.astype(best.dtypes.to_dict())), dtype=bool)
+        chain, single = holds[:k], holds[k:]
+        kept = k if chain.all() else int(np.argmin(chain))  # leading chain steps that hold
+        if kept:
+            best = trials.iloc[[kept - 1]].reset_index(drop=True)
+            todo = todo[kept + 1 :]  # todo[kept] failed from this best
+            continue
+        if not single.any():
+            break
+        first = int(np.argmax(single))  # todo[:first] fail alone from best
+        best = trials.iloc[[k + first]].reset_index(drop=True)
+        todo = todo[first + 1 :]
+    return best.astype(row.dtypes.to_dict())
 
 
 def _only(row, best, col):
