@@ -4,6 +4,7 @@ speak of the columns a user knows."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,11 +68,11 @@ def feature_attributions(
     settings: LocalSettings,
 ):
     """Per transformed feature [rows, features] (and IG's delta) from a gradient method."""
-    from captum.attr import DeepLift, GradientShap, IntegratedGradients, Saliency
+    from captum.attr import DeepLift, GradientShap, Saliency
 
     x = x.clone().requires_grad_(True)
     if method == "integrated_gradients":
-        attr, delta = IntegratedGradients(net).attribute(
+        attr, delta = integrated_gradients(net).attribute(
             x,
             baselines=background.single,
             target=target,
@@ -90,6 +91,54 @@ def feature_attributions(
         )
         return attr.detach(), None
     raise ConfigError(f"explain.methods: unknown method '{method}' ({', '.join(METHODS)})")
+
+
+def integrated_gradients(net: torch.nn.Module):
+    """Captum's IntegratedGradients with its Gauss-Legendre nodes and weights computed once
+    per number of steps: Captum recomputes them (an eigenvalue problem, 30-200 ms at 300
+    steps) twice per call, and the stability checks call it a dozen times. Same numbers."""
+    return _cached_integrated_gradients()(net)
+
+
+@functools.cache
+def _cached_integrated_gradients() -> type:
+    from captum.attr import IntegratedGradients
+
+    class CachedIntegratedGradients(IntegratedGradients):
+        # Captum's private hook (0.7-0.9): ``attribute`` calls ``_attribute`` without
+        # nodes, and ``_attribute`` takes them precomputed.
+        def _attribute(
+            self,
+            inputs,
+            baselines,
+            target=None,
+            additional_forward_args=None,
+            n_steps=50,
+            method="gausslegendre",
+            step_sizes_and_alphas=None,
+        ):
+            if step_sizes_and_alphas is None and method == "gausslegendre":
+                step_sizes_and_alphas = _gauss_legendre(n_steps)
+            return super()._attribute(
+                inputs,
+                baselines,
+                target,
+                additional_forward_args,
+                n_steps,
+                method,
+                step_sizes_and_alphas,
+            )
+
+    return CachedIntegratedGradients
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(steps: int) -> tuple[list[float], list[float]]:
+    """(step sizes, alphas) on [0, 1], as Captum's ``gauss_legendre_builders`` makes them."""
+    from captum.attr._utils.approximation_methods import gauss_legendre_builders
+
+    step_sizes, alphas = gauss_legendre_builders()
+    return step_sizes(steps), alphas(steps)
 
 
 def _lime(net, x, target, background: Background, groups, settings: LocalSettings) -> np.ndarray:

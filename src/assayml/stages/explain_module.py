@@ -229,6 +229,8 @@ def attribute(module, x: torch.Tensor, baseline: torch.Tensor, target, ecfg, see
     """``{method: (attributions like x[0] as numpy, extra facts)}`` for one input ``x``."""
     from captum import attr
 
+    from assayml.explain.local import integrated_gradients
+
     torch.manual_seed(seed)
     target = None if target is None else int(target)
     results: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
@@ -237,7 +239,7 @@ def attribute(module, x: torch.Tensor, baseline: torch.Tensor, target, ecfg, see
     for method in ecfg.methods:
         extra: dict[str, Any] = {}
         if method == "integrated_gradients":
-            values, delta = attr.IntegratedGradients(module).attribute(
+            values, delta = integrated_gradients(module).attribute(
                 x,
                 baselines=baseline,
                 target=target,
