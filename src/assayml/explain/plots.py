@@ -12,27 +12,21 @@ TOP = 12  # columns shown in a bar chart
 
 
 def attribution_bars(row: int, attributions: dict[str, np.ndarray], columns: list[str]) -> bytes:
-    from matplotlib.figure import Figure
-
     methods = list(attributions)
-    fig = Figure(figsize=(4 * len(methods), 3.6))
-    axes = np.atleast_1d(fig.subplots(1, len(methods)))
+    labels = max((len(c) for c in columns), default=1)
+    fig, axes = _bar_panels(len(methods), 3.6, labels, title=f"row {row}: attributions")
     for ax, method in zip(axes, methods, strict=True):
         values = attributions[method]
         order = np.argsort(-np.abs(values))[:TOP][::-1]
         colours = ["tab:red" if values[i] < 0 else "tab:blue" for i in order]
         ax.barh([columns[i] for i in order], values[order], color=colours)
         ax.set_title(method, fontsize=9)
-        ax.tick_params(labelsize=7)
-    fig.suptitle(f"row {row}: attributions", fontsize=10)
     return _png(fig)
 
 
 def global_importance(ranking: list[dict], permutation: list[dict]) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 4))
-    left, right = fig.subplots(1, 2)
+    labels = max((len(r["column"]) for r in [*ranking[:TOP], *permutation[:TOP]]), default=1)
+    fig, (left, right) = _bar_panels(2, 4.0, labels)
     top = ranking[:TOP][::-1]
     left.barh([r["column"] for r in top], [r["mean_abs_shap"] for r in top])
     left.set_title("mean |SHAP|", fontsize=9)
@@ -40,27 +34,54 @@ def global_importance(ranking: list[dict], permutation: list[dict]) -> bytes:
     errors = [[r["mean"] - r["ci95"][0] for r in top], [r["ci95"][1] - r["mean"] for r in top]]
     right.barh([r["column"] for r in top], [r["mean"] for r in top], xerr=errors)
     right.set_title("permutation importance (95 % CI)", fontsize=9)
-    for ax in (left, right):
-        ax.tick_params(labelsize=7)
     return _png(fig)
 
 
 def dependence_plot(column: str, curve: dict[str, Any]) -> bytes:
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.5, 3.5))
+    fig.subplots_adjust(left=0.17, right=0.96, bottom=0.2, top=0.9)  # fixed: one render
     ax = fig.subplots()
     grid = curve["grid"]
     numeric = all(isinstance(v, (int, float)) for v in grid)
-    positions = grid if numeric else list(range(len(grid)))
-    for line in curve["individual"]:
-        ax.plot(positions, line, color="grey", alpha=0.25, linewidth=0.7)
+    positions = np.asarray(grid if numeric else range(len(grid)), dtype=float)
+    individual = np.asarray(curve["individual"], dtype=float).reshape(-1, len(grid))
+    # The ICE curves as one artist, not one line each.
+    lines = np.stack([np.broadcast_to(positions, individual.shape), individual], axis=-1)
+    ax.add_collection(LineCollection(lines, colors="grey", alpha=0.25, linewidths=0.7))
     ax.plot(positions, curve["average"], color="tab:orange", linewidth=2, label="average (PD)")
+    ax.autoscale_view()
     if not numeric:
         ax.set_xticks(positions, [str(v) for v in grid], rotation=30, fontsize=7)
     ax.set(xlabel=column, ylabel="model output", title=f"PDP and ICE: {column}")
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def _bar_panels(count: int, height: float, label_chars: int, title: str | None = None):
+    """A figure of ``count`` side-by-side bar panels with room for their row labels, laid
+    out by arithmetic (no ``tight_layout``, which draws the figure once more to measure)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    width = 4.5 if count > 1 else 4.0
+    label = min(2.2, 0.058 * label_chars + 0.12)  # inches: ~0.058 in a character at 7 pt
+    fig = Figure(figsize=(width * count, height))
+    top = 1 - (0.62 if title else 0.35) / height
+    axes = []
+    for i in range(count):
+        left = (i * width + label) / (width * count)
+        ax = fig.add_axes(
+            (left, 0.5 / height, (width - label - 0.2) / (width * count), top - 0.5 / height)
+        )
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        axes.append(ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig, axes
 
 
 def surrogate_tree(tree, feature_names: list[str]) -> bytes:
@@ -69,6 +90,7 @@ def surrogate_tree(tree, feature_names: list[str]) -> bytes:
     from sklearn.tree import plot_tree
 
     fig = Figure(figsize=(12, 6))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
     FigureCanvasAgg(fig)  # plot_tree measures text, which needs a real canvas
     plot_tree(tree, feature_names=feature_names, filled=True, fontsize=6, ax=fig.subplots())
     return _png(fig)
@@ -95,11 +117,13 @@ def image_heatmap(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"row {row}", fontsize=10)
-    return _png(fig)
+    return _png(fig, tight=True)
 
 
-def _png(fig) -> bytes:
+def _png(fig, tight: bool = False) -> bytes:
+    """The figure drawn once, as PNG bytes (``tight``: laid out first, which draws twice)."""
     buffer = io.BytesIO()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     return buffer.getvalue()
