@@ -184,3 +184,20 @@ def test_a_sealed_folder_reseals_to_the_same_manifest(tmp_path: Path) -> None:
     assert verify_manifest(folder) and set(before["files"]) == {"model.json", "model.safetensors"}
     reseal(folder)
     assert json.loads((folder / MANIFEST_FILE).read_text()) == before
+
+
+def test_conf_targets_are_every_target_the_yaml_files_name() -> None:
+    """Read with libyaml's parser where present; equal to PyYAML's pure-Python reading of
+    every conf/ file, nested targets included."""
+    import yaml
+
+    from assayml.models.trust import conf_targets, nested_targets
+    from tests.conftest import REPO
+
+    expected: set[str] = set()
+    for path in (REPO / "conf").rglob("*.yaml"):
+        node = yaml.safe_load(path.read_text())
+        if isinstance(node, (dict, list)):
+            expected.update(t for t in nested_targets(node) if isinstance(t, str))
+    assert conf_targets(REPO / "conf") == expected
+    assert {"torch.optim.Adam", "lightning.pytorch.callbacks.ModelCheckpoint"} <= expected

@@ -58,7 +58,8 @@ def read_schema(name: str) -> dict[str, dict[str, Any]]:
             + (f"; schemas here: {', '.join(known)}" if known else "")
         )
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where present
+        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not a readable YAML file: {err}") from err
     if not isinstance(entries, dict) or not entries:
