@@ -148,6 +148,12 @@ def test_dependence_equals_scikit_learn(task: str) -> None:
     assert len(curves["size"]["grid"]) == 20 and len(curves["colour"]["grid"]) == 3
 
 
+def only(row, best, col):
+    single = row.copy()
+    single[col] = best[col].to_numpy()
+    return single
+
+
 def one_at_a_time(row, reached, space: cf.Space, seed: int) -> dict:
     """The search as first written: layer by layer, one call each, then one column put back
     per call. The reference for the batched search."""
@@ -165,9 +171,7 @@ def one_at_a_time(row, reached, space: cf.Space, seed: int) -> dict:
             best = hits.iloc[int(np.argmin(cf._distance(row, hits, space)))].to_frame().T
             best = best.astype(row.dtypes.to_dict())
             changed = [c for c in (*space.numeric, *space.categories) if cf._differs(row, best, c)]
-            by_size = sorted(
-                changed, key=lambda c: cf._distance(row, cf._only(row, best, c), space)[0]
-            )
+            by_size = sorted(changed, key=lambda c: cf._distance(row, only(row, best, c), space)[0])
             for col in by_size:
                 trial = best.copy()
                 trial[col] = row[col].to_numpy()

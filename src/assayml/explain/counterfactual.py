@@ -99,8 +99,7 @@ def _sparsify(row, best, reached, space: Space) -> pd.DataFrame:
     greedy pass keeps those m put back and fails at the next; when the first column alone
     fails, the first single that holds is the next column the pass puts back."""
     changed = [c for c in (*space.numeric, *space.categories) if _differs(row, best, c)]
-    # A column's own distance: _distance of the row with only that column changed.
-    todo = sorted(changed, key=lambda c: _distance(row, _only(row, best, c), space)[0])
+    todo = sorted(changed, key=lambda c: _own_distance(row, best, c, space))
     while todo:
         k = len(todo)
         trials = pd.concat([best] * (2 * k), ignore_index=True)
@@ -126,10 +125,13 @@ def _sparsify(row, best, reached, space: Space) -> pd.DataFrame:
     return best.astype(row.dtypes.to_dict())
 
 
-def _only(row, best, col):
-    single = row.copy()
-    single[col] = best[col].to_numpy()
-    return single
+def _own_distance(row, best, col: str, space: Space) -> float:
+    """``_distance`` of the row with only ``col`` changed to ``best``'s value: that column's
+    term alone (the others add exact zeros)."""
+    if col in space.numeric:
+        std = space.numeric[col][2]
+        return abs(float(best[col].iloc[0]) - float(row[col].iloc[0])) / std
+    return float(str(best[col].iloc[0]) != str(row[col].iloc[0]))
 
 
 def _differs(row, best, col) -> bool:
