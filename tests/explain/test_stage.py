@@ -81,6 +81,12 @@ def test_explain_report_contents(make_cfg, project) -> None:
         f"dependence_{top}.png",
     ):
         assert (project / "reports" / "explain" / name).is_file(), name
+    importance = report(project, "importance.json")
+    assert [r["column"] for r in importance] == [r["column"] for r in glob["mean_abs_shap"]]
+    curve = report(project, f"dependence_{top}.json")
+    assert [r["partial_dependence"] for r in curve] == glob["partial_dependence"][top]["average"]
+    bars = {r["column"]: r for r in report(project, "row_0.json")}
+    assert bars["age"]["kernel_shap"] == explained["rows"][0]["attributions"]["kernel_shap"]["age"]
 
 
 def test_counterfactuals_respect_the_schema_and_immutable_columns(make_cfg, project) -> None:
@@ -108,7 +114,10 @@ def test_counterfactuals_respect_the_schema_and_immutable_columns(make_cfg, proj
 
 def test_row_selectors(make_cfg, project) -> None:
     cfg = make_cfg(*CREDIT, "explain.rows=misclassified:3", "explain.counterfactual_rows=0")
+    cfg.explain.figures = "data"  # and no PNGs: the figures' data only
     run_stages(cfg, EXPLAIN)
+    written = {p.name for p in (project / "reports" / "explain").iterdir()}
+    assert not {n for n in written if n.endswith(".png")} and "importance.json" in written
     test = pd.read_parquet(project / "data" / "prepared" / "test.parquet")
     rows = [r["row"] for r in report(project)["rows"]]
     assert len(rows) == 3

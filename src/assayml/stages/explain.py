@@ -3,6 +3,7 @@ and bias, written to ``reports/explain/`` (``explain.json``, ``bias.json``, PNGs
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,15 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
     from assayml.progress import Steps
 
     started = utc_now()
-    with Steps("explain", 4) as steps:
+    with single_threaded(), Steps("explain", 4) as steps:
         steps.next("model and data")
         ctx, pred, y = load_context(cfg)
         rows = select_rows(cfg.explain, pred, y)
         target = targets(cfg.explain, pred, rows, ctx.transform)
         steps.next(f"local attributions, stability, counterfactuals ({len(rows)} rows)")
-        report, pngs = local_report(ctx, pred, rows, target)
+        report, figures = local_report(ctx, pred, rows, target)
         steps.next("global explanations")
-        report["global"], global_pngs = global_report(ctx, pred)
+        report["global"], global_figures = global_report(ctx, pred)
         bias = None
         steps.next("bias")
         if pred.task != "regression" and ctx.profile.get("sensitive"):
@@ -95,8 +96,11 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         out.write_json(out_dir / "explain.json", report)
         if bias is not None:
             out.write_json(out_dir / "bias.json", bias)
-        for name, blob in {**pngs, **global_pngs}.items():
-            out.write_bytes(out_dir / name, blob)
+        for name, content in {**figures, **global_figures}.items():
+            if name.endswith(".png"):
+                out.write_bytes(out_dir / name, content)
+            else:
+                out.write_json(out_dir / name, content)
         models, prepared = Path(cfg.paths.models_dir), Path(cfg.paths.prepared_dir)
         inputs = [
             models / WEIGHTS_FILE,
@@ -107,6 +111,20 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         return finish_record(
             out, "explain", cfg, upstream_data(cfg, "train"), inputs, started, summary(report, bias)
         )
+
+
+@contextmanager
+def single_threaded():
+    """Torch on one thread for the stage, then as it was: the stage's tensors are small
+    (hundreds of rows), and on them intra-op threads cost more than they give; on a busy
+    2-core machine a batched least squares took 2 s on two threads and 20 ms on one, and
+    the whole stage twice as long. The numbers do not change."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def load_context(cfg: AssayConfig):
@@ -152,7 +170,7 @@ def local_report(ctx: Context, pred, rows: list[int], target: torch.Tensor):
     results = {m: attribute(m, ctx.net, x, target, bg, groups, settings) for m in ecfg.methods}
     stable = stability(ctx.net, x, target, bg, groups, settings, ecfg.stability_noise)
     space = counterfactual_space(ctx)
-    entries, pngs = [], {}
+    entries, figures, png = [], {}, draws_png(ecfg)
     for i, row in enumerate(rows):
         values = {m: results[m][0][i] for m in ecfg.methods}
         entry = {
@@ -175,17 +193,19 @@ def local_report(ctx: Context, pred, rows: list[int], target: torch.Tensor):
         if i < ecfg.counterfactual_rows:
             entry["counterfactual"] = _counterfactual(ctx, pred, row, space)
         entries.append(entry)
-        pngs[f"row_{row}.png"] = plots.attribution_bars(row, values, columns)
-        if ctx.profile.get("image_shape") and "integrated_gradients" in results:
+        figures[f"row_{row}.json"] = plots.attribution_data(values, columns)
+        if png:
+            figures[f"row_{row}.png"] = plots.attribution_bars(row, values, columns)
+        if png and ctx.profile.get("image_shape") and "integrated_gradients" in results:
             raw = ctx.split[ctx.transform.input_columns].iloc[row].to_numpy(dtype=float)
-            pngs[f"row_{row}_heatmap.png"] = plots.image_heatmap(
+            figures[f"row_{row}_heatmap.png"] = plots.image_heatmap(
                 row,
                 raw,
                 results["integrated_gradients"][0][i],
                 ctx.profile["image_shape"],
                 "integrated gradients",
             )
-    return _local_summary(ecfg, entries), pngs
+    return _local_summary(ecfg, entries), figures
 
 
 def global_report(ctx: Context, pred):
@@ -222,18 +242,30 @@ def global_report(ctx: Context, pred):
         regression,
     )
     fitted = tree.pop("tree")
-    pngs = {
-        "global_importance.png": plots.global_importance(ranking, permutation),
-        "surrogate_tree.png": plots.surrogate_tree(fitted, list(fitted.feature_names_in_)),
-    }
-    pngs |= {f"dependence_{c}.png": plots.dependence_plot(c, curves[c]) for c in top}
+    figures: dict[str, Any] = {"importance.json": plots.importance_data(ranking, permutation)}
+    figures |= {f"dependence_{c}.json": plots.dependence_data(c, curves[c]) for c in top}
+    if draws_png(ecfg):
+        figures["global_importance.png"] = plots.global_importance(ranking, permutation)
+        figures["surrogate_tree.png"] = plots.surrogate_tree(fitted, list(fitted.feature_names_in_))
+        figures |= {f"dependence_{c}.png": plots.dependence_plot(c, curves[c]) for c in top}
     return {
         "rows": len(chosen),
         "mean_abs_shap": ranking,
         "permutation_importance": permutation,
         "partial_dependence": curves,
         "surrogate": tree,
-    }, pngs
+    }, figures
+
+
+def draws_png(ecfg) -> bool:
+    """``explain.figures``: ``png`` (the default) draws the PNG figures beside their data;
+    ``data`` writes only the data (JSON records for ``dvc plots``), skipping matplotlib."""
+    figures = getattr(ecfg, "figures", "png")
+    if figures not in ("png", "data"):
+        from assayml.errors import ConfigError
+
+        raise ConfigError(f"explain.figures must be png or data, not {figures!r}")
+    return figures == "png"
 
 
 def bias_section(ctx: Context, pred) -> dict[str, Any]:
