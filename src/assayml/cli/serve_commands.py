@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assayml.cli.registry_command import trust_option
 from assayml.errors import EXIT_OK, AssayError
+from assayml.serve.batching import MAX_BATCH, MAX_WAIT_MS
 from assayml.serve.limits import MAX_BODY_BYTES, MAX_ROWS
 from assayml.verbosity import say, verbose
 
@@ -19,6 +20,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
     return value
 
 
@@ -206,10 +214,37 @@ def run_serve(args: list[str]) -> int:
         default=MAX_ROWS,
         help=f"most rows per POST /predict; more: 413 (default {MAX_ROWS})",
     )
+    p.add_argument(
+        "--max-batch",
+        type=_positive,
+        default=MAX_BATCH,
+        help="micro-batching: concurrent requests are merged, up to this many rows, into "
+        "one feature transform and one forward pass, and each gets its own rows' answers; "
+        f"a larger request runs alone; 1: every request alone (default {MAX_BATCH})",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=_non_negative,
+        default=MAX_WAIT_MS,
+        help="micro-batching: under load (the last pass held several requests), how long a "
+        "request may wait for others to join it, in ms; a lone client never waits "
+        f"(default {MAX_WAIT_MS:g})",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="torch threads for the model's computations (default 1: a request's pass is "
+        "too small to gain from more, and on a busy machine waking them costs more)",
+    )
     _model_options(p)
     opts = p.parse_args(args)
+    import torch
     import uvicorn
 
+    torch.set_num_threads(opts.threads)
+
+    from assayml.serve.batching import BatchSettings
     from assayml.serve.capture import CaptureWriter
     from assayml.serve.deployed import load_deployed
     from assayml.serve.limits import ServeLimits
@@ -228,9 +263,13 @@ def run_serve(args: list[str]) -> int:
     from assayml.serve.image_app import create_image_app
     from assayml.serve.images import ImageModel
 
-    build = create_image_app if isinstance(deployed, ImageModel) else create_app
+    if isinstance(deployed, ImageModel):
+        app = create_image_app(deployed, capture, opts.threshold, limits)
+    else:
+        batching = BatchSettings(opts.max_batch, opts.max_wait_ms)
+        app = create_app(deployed, capture, opts.threshold, limits, batching)
     uvicorn.run(
-        build(deployed, capture, opts.threshold, limits),
+        app,
         host=opts.host,
         port=opts.port,
         log_level="info" if verbose() else "warning",  # info: a line per request
