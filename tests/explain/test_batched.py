@@ -45,7 +45,7 @@ def frame(seed: int = 0) -> pd.DataFrame:
     return numpy_dtypes(x)  # as the stage reads its rows
 
 
-def model(task: str, seed: int = 0):
+def model(task: str, seed: int = 0, mc_samples: int = 0):
     transform = FeatureTransform(
         numeric=[
             NumericColumn("size", log=False, fill=5.0, center=5.0, scale=2.0),
@@ -60,8 +60,9 @@ def model(task: str, seed: int = 0):
     )
     torch.manual_seed(seed)
     outputs = 1 if task == "regression" else len(TARGETS[task].classes)
-    net = build_mlp(6, outputs, hidden=16, layers=1).eval()
-    return raw_estimator(net, transform, Sampling(), transform.input_columns)
+    net = build_mlp(6, outputs, hidden=16, layers=1, dropout=0.3 if mc_samples else 0.0)
+    sampling = Sampling(mc_samples=mc_samples, seed=4)
+    return raw_estimator(net.eval(), transform, sampling, transform.input_columns)
 
 
 def labels(estimator, x: pd.DataFrame, seed: int = 1) -> np.ndarray:
@@ -74,11 +75,16 @@ def labels(estimator, x: pd.DataFrame, seed: int = 1) -> np.ndarray:
     return np.where(flip, rng.choice(estimator.classes_, len(y)), y)
 
 
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_permutation_equals_scikit_learn(task: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "mc_samples"),
+    [("binary", 0), ("multiclass", 0), ("regression", 0), ("binary", 8), ("regression", 8)],
+)
+def test_permutation_equals_scikit_learn(task: str, mc_samples: int) -> None:
+    """Also under MC dropout, whose masks are drawn per call: each shuffled copy then goes
+    through the model alone, as in scikit-learn's loop."""
     from sklearn.inspection import permutation_importance
 
-    estimator, x = model(task), frame()
+    estimator, x = model(task, mc_samples=mc_samples), frame()
     y = labels(estimator, x)
     ours = {
         r["column"]: r
@@ -115,11 +121,13 @@ def test_permutation_shuffles_are_scikit_learns() -> None:
     assert np.array_equal((np.arange(rows) * 10)[ours], np.asarray(expected))
 
 
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_dependence_equals_scikit_learn(task: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "mc_samples"), [("binary", 0), ("multiclass", 0), ("regression", 0), ("binary", 8)]
+)
+def test_dependence_equals_scikit_learn(task: str, mc_samples: int) -> None:
     from sklearn.inspection import partial_dependence
 
-    estimator, x = model(task), frame()
+    estimator, x = model(task, mc_samples=mc_samples), frame()
     curves = global_explain.dependence(estimator, x, ["size", "count", "colour"], ["colour"], 5)
     sample = x.iloc[np.random.default_rng(5).permutation(ROWS)[: global_explain.ICE_ROWS]]
     sample = sample.astype({"count": "float64"})

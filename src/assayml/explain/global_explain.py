@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from assayml.explain.selection import column_groups
-from assayml.models.inference import predict
+from assayml.models.inference import Predictions, predict
 
 ICE_ROWS = 50  # individual curves drawn per feature
 BATCH_VALUES = 1 << 22  # feature values per batched forward (16 MB of float32)
@@ -47,12 +47,8 @@ def permutation(
 
     def score(copies: np.ndarray) -> np.ndarray:  # [k, rows, features] -> [k]
         k, rows, features = copies.shape
-        out = predict(
-            estimator.net,
-            transform,
-            copies.reshape(k * rows, features),
-            sampling=estimator.sampling,
-        ).predicted.reshape(k, rows)
+        flat = copies.reshape(k * rows, features)
+        out = _predictions(estimator, flat, rows).predicted.reshape(k, rows)
         if not regression:
             return (classes[out] == y).mean(axis=1)
         return _r2(y.astype(np.float64), out)
@@ -80,6 +76,29 @@ def permutation(
         for col, m, s, h in zip(frame.columns, means, stds, half, strict=True)
     ]
     return sorted(rows, key=lambda r: -r["mean"])
+
+
+def _predictions(estimator, x: np.ndarray, block: int):
+    """The model's predictions for transformed rows ``x``, stacked copies of ``block`` rows
+    each. One forward for them all, except under MC dropout: its masks are drawn from the
+    model's seed per call, so each copy goes alone, as scikit-learn's one call per copy
+    did, and sees the same masks as the unshuffled rows (no extra noise in the
+    differences)."""
+    sampling = estimator.sampling
+    if not sampling.mc_samples or len(x) <= block:
+        return predict(estimator.net, estimator.transform, x, sampling=sampling)
+    parts = [
+        predict(estimator.net, estimator.transform, x[i : i + block], sampling=sampling)
+        for i in range(0, len(x), block)
+    ]
+    return Predictions(
+        parts[0].task,
+        np.concatenate([p.predicted for p in parts]),
+        None
+        if parts[0].probabilities is None
+        else np.concatenate([p.probabilities for p in parts]),
+        np.concatenate([p.outputs for p in parts], axis=1),
+    )
 
 
 def sklearn_shuffles(rows: int, repeats: int, seed: int) -> np.ndarray:
@@ -151,7 +170,7 @@ def _batched_curves(estimator, sample: pd.DataFrame, grids: dict[str, np.ndarray
         copies = pd.concat([sample] * len(grid), ignore_index=True)  # grid-major
         copies[col] = np.repeat(grid, n)
         frames.append(copies)
-    response = _response(estimator, pd.concat(frames, ignore_index=True))  # [outputs, all]
+    response = _response(estimator, pd.concat(frames, ignore_index=True), n)  # [outputs, all]
     curves, start = {}, 0
     for col, grid in grids.items():
         block = response[:, start : start + len(grid) * n].reshape(-1, len(grid), n)
@@ -166,13 +185,10 @@ def _batched_curves(estimator, sample: pd.DataFrame, grids: dict[str, np.ndarray
     return curves
 
 
-def _response(estimator, frame: pd.DataFrame) -> np.ndarray:
+def _response(estimator, frame: pd.DataFrame, block: int) -> np.ndarray:
     """scikit-learn's PDP response: a classifier's probabilities ([1, rows] of the last
     class for binary, [classes, rows] otherwise), or a regressor's predictions [1, rows]."""
-    transform = estimator.transform
-    pred = predict(
-        estimator.net, transform, transform.transform(frame), sampling=estimator.sampling
-    )
+    pred = _predictions(estimator, estimator.transform.transform(frame), block)
     if pred.probabilities is None:
         return np.asarray(pred.predicted, dtype=np.float64)[None]
     probabilities = pred.probabilities.T
