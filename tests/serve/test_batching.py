@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 
 from assayml.data.credit import generate_credit
+from assayml.serve.batching import ACTIVE_S
 from tests.serve.conftest import start_serve
 
 MAX_BATCH = 8  # rows; small, so that requests of 1-5 rows often do not all fit
+MAX_WAIT_MS = 100
 CLIENTS = 16
 # Merged, the model's float32 matrix products run over more rows at once, and the BLAS
 # kernels sum in another order: a logit may differ in its last bit or two.
@@ -49,7 +52,7 @@ class Server:
 @pytest.fixture(scope="module")
 def servers(credit_project: Path, tmp_path_factory: pytest.TempPathFactory):
     """(batched, unbatched): the credit model; the batched one captures and waits up to
-    50 ms under load, so that concurrent requests surely meet."""
+    100 ms for other connections' requests, so that concurrent requests surely meet."""
     root = tmp_path_factory.mktemp("batching")
     models = str(credit_project / "models")
     capture = root / "captured"
@@ -61,7 +64,7 @@ def servers(credit_project: Path, tmp_path_factory: pytest.TempPathFactory):
             "--max-batch",
             str(MAX_BATCH),
             "--max-wait-ms",
-            "50",
+            str(MAX_WAIT_MS),
             "--capture",
             str(capture),
         ),
@@ -100,6 +103,18 @@ def assert_same(batched: dict, alone: dict) -> None:
     for key, value in alone.items():
         if key not in ("prediction", "capture_id"):
             assert batched[key] == pytest.approx(value, **FLOAT32), key
+
+
+def test_a_lone_client_never_waits(servers) -> None:
+    """One connection: nobody else can join its requests, so none waits the 100 ms."""
+    batched, _ = servers
+    time.sleep(ACTIVE_S + 0.1)  # connections of earlier tests no longer count as active
+    with httpx.Client(timeout=60) as http:
+        begin = time.perf_counter()
+        answers = [batched.post(http, rows(2, seed=i)) for i in range(20)]
+        elapsed = time.perf_counter() - begin
+    assert all(r.status_code == 200 for r in answers)
+    assert elapsed < 0.75 * 20 * MAX_WAIT_MS / 1000  # ~10 ms a request; waiting: >= 100 ms
 
 
 def test_same_answers_batched_or_not(servers) -> None:

@@ -226,9 +226,9 @@ def run_serve(args: list[str]) -> int:
         "--max-wait-ms",
         type=_non_negative,
         default=MAX_WAIT_MS,
-        help="micro-batching: under load (the last pass held several requests), how long a "
-        "request may wait for others to join it, in ms; a lone client never waits "
-        f"(default {MAX_WAIT_MS:g})",
+        help="micro-batching: how long a request may wait, in ms, for requests from the "
+        "other connections active in the last second to join it; a lone client never "
+        f"waits (default {MAX_WAIT_MS:g})",
     )
     p.add_argument(
         "--threads",

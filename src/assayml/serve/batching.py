@@ -7,10 +7,13 @@ rows, into one call, and each gets back exactly its own rows' answers.
 
 One asyncio task in the server's event loop forms the batches and runs them one at a
 time; requests that arrive while a pass runs queue up and form the next batch, so batches
-grow with the load by themselves. On top of that, when the last batch held several
-requests (the server is under load), a batch waits up to ``max_wait_ms`` from its first
-request's arrival for more; a lone client's request never waits. A request with more than
-``max_batch`` rows runs alone. ``max_batch=1`` answers every request alone.
+grow with the load by themselves. A batch also waits, up to ``max_wait_ms`` from its first
+request's arrival, while a connection that sent a request in the last second has none in
+it: over HTTP/1.1 a connection has one request open at a time, so once every active
+connection is in the batch nobody else can come, and it runs at once. A lone client's
+request therefore never waits, and 32 clients share one pass instead of two or three. A
+request with more than ``max_batch`` rows runs alone. ``max_batch=1`` answers every
+request alone.
 
 A pass of up to ``INLINE_ROWS`` rows runs on the event loop itself: the GIL lets only one
 thread run Python at a time anyway, and handing small passes to a thread cost about a fifth of
@@ -28,14 +31,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BATCH = 64  # rows merged from concurrent requests into one pass; 1: no merging
-MAX_WAIT_MS = 2.0  # longest a request waits for others to join it (ms), under load only
+MAX_WAIT_MS = 5.0  # longest a request waits for other connections' requests to join it
 INLINE_ROWS = 256  # passes up to this many rows run on the event loop (a few ms)
+ACTIVE_S = 1.0  # a connection that sent a request this recently is waited for
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ Process = Callable[[list[list[dict]]], list[tuple[Any, Shared]]]
 @dataclass
 class _Job:
     rows: list[dict]
+    source: Hashable  # the connection: (client host, port)
     arrived: float  # loop time
     future: asyncio.Future = field(repr=False)
 
@@ -95,7 +100,7 @@ class MicroBatcher:
         self._arrived = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="assay-model")
-        self._last_requests = 1  # requests in the last pass: > 1 means load, so wait
+        self._seen: dict[Hashable, float] = {}  # connection -> when it last sent a request
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -109,12 +114,14 @@ class MicroBatcher:
             self._jobs.popleft().future.cancel()
         self._executor.shutdown(wait=True)
 
-    async def submit(self, rows: list[dict]) -> tuple[Any, Shared]:
-        """The result for ``rows`` (raised if it is an exception) and the pass shared."""
+    async def submit(self, rows: list[dict], source: Hashable = None) -> tuple[Any, Shared]:
+        """The result for ``rows`` (raised if it is an exception) and the pass shared;
+        ``source`` names the connection the request came on."""
         loop = asyncio.get_running_loop()
         if self._task is None:  # an app run without its lifespan (a test client)
             self.start()
-        job = _Job(rows, loop.time(), loop.create_future())
+        job = _Job(rows, source, loop.time(), loop.create_future())
+        self._seen[source] = job.arrived
         self._jobs.append(job)
         self._arrived.set()
         result, shared = await job.future
@@ -126,7 +133,6 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._next_batch(loop)
-            self._last_requests = len(batch)
             requests = [job.rows for job in batch]
             try:
                 if sum(map(len, requests)) <= INLINE_ROWS:
@@ -146,12 +152,12 @@ class MicroBatcher:
             await self._arrived.wait()
         first = self._jobs.popleft()
         batch, rows = [first], len(first.rows)
-        limit, wait = self.settings.max_batch, self.settings.max_wait_ms / 1000
-        deadline = first.arrived + (wait if self._last_requests > 1 else 0.0)
+        limit, deadline = self.settings.max_batch, first.arrived + self.settings.max_wait_ms / 1000
+        active = self._active(loop.time())
         while rows < limit:
             if not self._jobs:
                 remaining = deadline - loop.time()
-                if remaining <= 0:
+                if remaining <= 0 or len({job.source for job in batch}) >= active:
                     break
                 self._arrived.clear()
                 try:
@@ -165,6 +171,12 @@ class MicroBatcher:
             batch.append(job)
             rows += len(job.rows)
         return batch
+
+    def _active(self, now: float) -> int:
+        """Connections that sent a request in the last ``ACTIVE_S`` seconds."""
+        for source in [k for k, seen in self._seen.items() if now - seen > ACTIVE_S]:
+            del self._seen[source]
+        return len(self._seen)
 
     def _count(self, batch: Sequence[_Job], answers: list[tuple[Any, Shared]]) -> None:
         stats = self.stats

@@ -86,7 +86,7 @@ def create_app(
             rows = parse_rows(body, body_model, limits.max_rows)
         else:  # a large body: off the loop
             rows = await run_in_threadpool(parse_rows, body, body_model, limits.max_rows)
-        records, shared = await batcher.submit(rows)
+        records, shared = await batcher.submit(rows, request.client)
         return JSONResponse(
             {"model": deployed.lineage_id, "predictions": records},
             headers={
