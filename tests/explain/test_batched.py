@@ -169,7 +169,10 @@ def one_at_a_time(row, reached, space: cf.Space, seed: int) -> dict:
     numeric = [c for c in space.numeric if c not in space.immutable]
     categorical = [c for c in space.categories if c not in space.immutable]
     for layer in range(cf.LAYERS):
-        values = cf._layer(row, numeric, categorical, space, layer * 0.25, (layer + 1) * 0.25, rng)
+        origin = {c: row[c].iloc[0] for c in row.columns}
+        values = cf._layer(
+            origin, numeric, categorical, space, layer * 0.25, (layer + 1) * 0.25, rng
+        )
         candidates = pd.concat([row] * cf.CANDIDATES, ignore_index=True)
         for col, v in values.items():
             numbers = col in space.numeric
