@@ -444,9 +444,14 @@ class ExplainConfig:
     counterfactual_rows: int = 3  # of the explained rows, the first k get a counterfactual
     immutable: list[str] | None = None  # never changed by counterfactuals; null: sensitive
     seed: int | None = None  # null: the run's seed
+    # png: PNG figures and their data (JSON records for dvc plots); data: the data only,
+    # no matplotlib (about 1 s less on the default config; the report then has no figures)
+    figures: str = "png"
     bias: BiasConfig = field(default_factory=BiasConfig)
 
     def __post_init__(self) -> None:
+        if self.figures not in ("png", "data"):
+            raise ValueError(f"explain.figures must be png or data, not {self.figures}")
         unknown = set(self.methods) - {
             "integrated_gradients",
             "kernel_shap",
