@@ -199,3 +199,26 @@ def test_run_on_images_and_regression(tmp_path: Path, args: list[str]) -> None:
         assert metrics["accuracy"] > 0.85
     else:
         assert metrics["r2"] > 0.2
+
+
+@pytest.mark.parametrize("args", [["--help"], ["completion", "bash"]])
+def test_a_reader_that_went_away_gets_no_traceback(args: list[str]) -> None:
+    """`assay ... | head`: the pipe's read end is closed before assay writes (so the write
+    fails every time, not by timing); assay ends quietly with the shell's SIGPIPE status."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "assayml.cli.main", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141

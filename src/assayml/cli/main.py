@@ -153,8 +153,21 @@ def import_project_code(root: str | None = None) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([*paths, root])
 
 
+EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a shell reports when a pipe's reader left
+
+
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`assay runs | head`): not an error of ours, and no traceback.
+        # stdout goes to /dev/null so that Python's own flush at exit does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_READER_GONE
+    sys.exit(code)
 
 
 if __name__ == "__main__":
