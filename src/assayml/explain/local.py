@@ -152,11 +152,10 @@ def _summed_gradients(forward_fn, inputs, target_ind=None, additional_forward_ar
 
 @functools.lru_cache(maxsize=8)
 def _gauss_legendre(steps: int) -> tuple[list[float], list[float]]:
-    """(step sizes, alphas) on [0, 1], as Captum's ``gauss_legendre_builders`` makes them."""
-    from captum.attr._utils.approximation_methods import gauss_legendre_builders
-
-    step_sizes, alphas = gauss_legendre_builders()
-    return step_sizes(steps), alphas(steps)
+    """(step sizes, alphas) on [0, 1] from one Gauss-Legendre rule, by the formulas of
+    Captum's ``gauss_legendre_builders`` (which solves the rule once for each)."""
+    points, weights = np.polynomial.legendre.leggauss(steps)
+    return (0.5 * weights).tolist(), (0.5 * (1 + points)).tolist()
 
 
 def _lime(net, x, target, background: Background, groups, settings: LocalSettings) -> np.ndarray:

@@ -115,14 +115,18 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
 
 @contextmanager
 def single_threaded():
-    """Torch on one thread for the stage, then as it was: the stage's tensors are small
-    (hundreds of rows), and on them intra-op threads cost more than they give; on a busy
-    2-core machine a batched least squares took 2 s on two threads and 20 ms on one, and
-    the whole stage twice as long. The numbers do not change."""
+    """Torch and NumPy's BLAS on one thread for the stage, then as they were: the stage's
+    arrays are small (hundreds of rows), and on them threads cost more than they give; on
+    a busy 2-core machine a batched least squares took 2 s on two torch threads and 20 ms
+    on one, and a 300-point Gauss-Legendre rule 0.9 s on two BLAS threads and 0.03 s on one.
+    The numbers do not change."""
+    from threadpoolctl import threadpool_limits
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(limits=1):
+            yield
     finally:
         torch.set_num_threads(threads)
 
