@@ -54,23 +54,13 @@ def servers(credit_project: Path, tmp_path_factory: pytest.TempPathFactory):
     """(batched, unbatched): the credit model; the batched one captures and waits up to
     100 ms for other connections' requests, so that concurrent requests surely meet."""
     root = tmp_path_factory.mktemp("batching")
-    models = str(credit_project / "models")
+    model = ("--model", str(credit_project / "models"))
     capture = root / "captured"
-    batched = Server(
-        *start_serve(
-            root,
-            "--model",
-            models,
-            "--max-batch",
-            str(MAX_BATCH),
-            "--max-wait-ms",
-            str(MAX_WAIT_MS),
-            "--capture",
-            str(capture),
-        ),
-        capture,
-    )
-    alone = Server(*start_serve(root, "--model", models, "--max-batch", "1"), None)
+    merging = ("--max-batch", str(MAX_BATCH), "--max-wait-ms", str(MAX_WAIT_MS))
+    with ThreadPoolExecutor(2) as pool:  # both start at once
+        first = pool.submit(start_serve, root, *model, *merging, "--capture", str(capture))
+        second = pool.submit(start_serve, root, *model, "--max-batch", "1")
+        batched, alone = Server(*first.result(), capture), Server(*second.result(), None)
     yield batched, alone
     for server in (batched, alone):
         if server.process.poll() is None:

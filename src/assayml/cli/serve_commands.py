@@ -227,7 +227,7 @@ def run_serve(args: list[str]) -> int:
         type=_non_negative,
         default=MAX_WAIT_MS,
         help="micro-batching: how long a request may wait, in ms, for requests from the "
-        "other connections active in the last second to join it; a lone client never "
+        "other connections active in the last half second to join it; a lone client never "
         f"waits (default {MAX_WAIT_MS:g})",
     )
     p.add_argument(

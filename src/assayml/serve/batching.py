@@ -8,7 +8,7 @@ rows, into one call, and each gets back exactly its own rows' answers.
 One asyncio task in the server's event loop forms the batches and runs them one at a
 time; requests that arrive while a pass runs queue up and form the next batch, so batches
 grow with the load by themselves. A batch also waits, up to ``max_wait_ms`` from its first
-request's arrival, while a connection that sent a request in the last second has none in
+request's arrival, while a connection that sent a request in the last half second has none in
 it: over HTTP/1.1 a connection has one request open at a time, so once every active
 connection is in the batch nobody else can come, and it runs at once. A lone client's
 request therefore never waits, and 32 clients share one pass instead of two or three. A
@@ -39,7 +39,7 @@ from typing import Any
 MAX_BATCH = 64  # rows merged from concurrent requests into one pass; 1: no merging
 MAX_WAIT_MS = 5.0  # longest a request waits for other connections' requests to join it
 INLINE_ROWS = 256  # passes up to this many rows run on the event loop (a few ms)
-ACTIVE_S = 1.0  # a connection that sent a request this recently is waited for
+ACTIVE_S = 0.5  # a connection that sent a request this recently (s) is waited for
 
 
 @dataclass(frozen=True)
