@@ -62,7 +62,10 @@ def repro_and_commit(repo: Path, message: str) -> None:
 def small_repo(tmp_path: Path) -> Path:
     """Two commits of a real `dvc repro`: the second changes model.lr, model.flag (1 ->
     true), the training script and the raw data; model.epochs goes 2 -> 2.0 (same number)."""
-    repo = init_repo(tmp_path / "repo")
+    return build_small_repo(init_repo(tmp_path / "repo"))
+
+
+def build_small_repo(repo: Path) -> Path:
     (repo / "src").mkdir()
     (repo / "src" / "prepare.py").write_text(PREPARE)
     (repo / "src" / "train.py").write_text(TRAIN)
@@ -123,6 +126,24 @@ def test_compare_two_commits(small_repo: Path, monkeypatch, capsys) -> None:
     assert "model.lr: 0.001 -> 0.003" in text and "model.epochs" not in text
     assert "code: 1 files changed\n  src/train.py" in text
     assert "data/raw: " in text and "weights: " in text
+
+
+def test_compare_in_a_dvc_project_below_the_git_root(tmp_path: Path, monkeypatch, capsys):
+    """`dvc init --subdir`: dvc.lock, .dvc files and code paths are the project's, not the
+    git root's."""
+    top = init_repo(tmp_path / "top")
+    project = top / "project"
+    project.mkdir()
+    dvc_run(project, "init", "--subdir", "-q")
+    build_small_repo(project)
+    code, out, _ = compare(project, monkeypatch, capsys, "HEAD~1", "HEAD", "--json")
+    assert code == 0
+    diff = json.loads(out)
+    assert diff["params"] == {"model.flag": [1, True], "model.lr": [0.001, 0.003]}
+    assert diff["code"] == ["src/train.py"]
+    assert diff["data"]["changed"] == ["data/prepared", "data/raw"]
+    lock = yaml.safe_load(git(top, "show", "HEAD:project/dvc.lock"))
+    assert diff["data"]["paths"]["data/raw"][1] == lock["stages"]["prepare"]["deps"][0]["md5"]
 
 
 def test_same_commit_shows_no_change(small_repo: Path, monkeypatch, capsys) -> None:

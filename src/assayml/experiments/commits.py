@@ -134,7 +134,9 @@ def compare_revisions(a: Revision, b: Revision, root: str | Path) -> dict[str, A
     paths = sorted(set(a.data) | set(b.data))
     data = {p: [a.data.get(p), b.data.get(p)] for p in paths}
     outputs = a.outputs | b.outputs | set(paths)  # data in git (data/raw) is data too
-    changed = _git(root, "diff", "--name-only", a.commit, b.commit).splitlines()
+    # --relative: paths from the DVC project's root (a `dvc init --subdir` project), and
+    # only files below it.
+    changed = _git(root, "diff", "--relative", "--name-only", a.commit, b.commit).splitlines()
     code = [f for f in changed if not _pipeline_file(f, outputs)]
     return {
         "revisions": [a.describe(), b.describe()],
@@ -251,6 +253,11 @@ def _git(root: str | Path, *args: str) -> str:
 
 def _git_show(root: str | Path, rev: str, path: str) -> str | None:
     result = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=False
+        # "./": the path from ``root`` (the DVC project), not from the git repository's top
+        ["git", "show", f"{rev}:./{path}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout if result.returncode == 0 else None
