@@ -18,7 +18,6 @@ from typing import Any
 
 from assayml.errors import ArtifactError
 from assayml.models.manifest import MANIFEST_FILE, seal_model, verify_manifest
-from assayml.models.members import SEQUENTIAL, MemberList
 from assayml.models.trust import BuilderTrust, builtin_trust, project_trust
 
 __all__ = [
@@ -99,6 +98,7 @@ def build_for_spec(spec: ModelSpec, trust: BuilderTrust | None = None):
     """
     from assayml.models.build import build_network
     from assayml.models.ensemble import stack_members
+    from assayml.models.members import SEQUENTIAL, MemberList  # torch: only to build
 
     trust = trust or project_trust()
     if spec.kind == LIGHTNING_MODULE:
