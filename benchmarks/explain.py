@@ -211,6 +211,7 @@ def stage_child(figures: str) -> None:
     exec(IMPORTS)
     from assayml.config.load import compose, to_typed
     from assayml.explain import global_explain, plots
+    from assayml.explain.threads import single_threaded
     from assayml.stages import explain
 
     cfg = to_typed(compose([]))
@@ -240,7 +241,7 @@ def stage_child(figures: str) -> None:
     raw = ctx.split[ctx.transform.input_columns]
     y = ctx.split[ctx.transform.target.name].to_numpy()
     repeats = cfg.explain.permutation_repeats
-    with explain.single_threaded():  # as in the stage
+    with single_threaded():  # as in the stage
         start = time.perf_counter()
         new = global_explain.permutation(ctx.estimator, raw, y, repeats, ctx.seed, False)
         new_time = time.perf_counter() - start

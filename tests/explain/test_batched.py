@@ -266,3 +266,21 @@ def test_sparsify_equals_the_greedy_loop_on_many_columns() -> None:
         pd.testing.assert_frame_equal(ours, expected)
         outcomes.add(int((ours.to_numpy() != 0).sum()))
     assert len(outcomes) >= 4  # from few columns kept to many
+
+
+def test_single_threaded_restores_the_thread_counts() -> None:
+    from threadpoolctl import threadpool_info
+
+    from assayml.explain.threads import single_threaded
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        blas = [p["num_threads"] for p in threadpool_info()]
+        with single_threaded():
+            assert torch.get_num_threads() == 1
+            assert all(p["num_threads"] == 1 for p in threadpool_info())
+        assert torch.get_num_threads() == 2
+        assert [p["num_threads"] for p in threadpool_info()] == blas
+    finally:
+        torch.set_num_threads(before)

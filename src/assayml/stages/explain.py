@@ -1,9 +1,9 @@
 """``assay explain``: local attributions, stability, counterfactuals, global explanations
-and bias, written to ``reports/explain/`` (``explain.json``, ``bias.json``, PNGs)."""
+and bias, written to ``reports/explain/`` (``explain.json``, ``bias.json``, the figures as
+PNGs and their data as JSON records for ``dvc plots``)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from assayml.explain.selection import (
     targets,
 )
 from assayml.explain.stability import stability
+from assayml.explain.threads import single_threaded
 from assayml.features.transform import FeatureTransform
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
@@ -111,24 +112,6 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         return finish_record(
             out, "explain", cfg, upstream_data(cfg, "train"), inputs, started, summary(report, bias)
         )
-
-
-@contextmanager
-def single_threaded():
-    """Torch and NumPy's BLAS on one thread for the stage, then as they were: the stage's
-    arrays are small (hundreds of rows), and on them threads cost more than they give; on
-    a busy 2-core machine a batched least squares took 2 s on two torch threads and 20 ms
-    on one, and a 300-point Gauss-Legendre rule 0.9 s on two BLAS threads and 0.03 s on one.
-    The numbers do not change."""
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def load_context(cfg: AssayConfig):
