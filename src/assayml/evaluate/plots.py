@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from torchmetrics import functional as tmf
 
 from assayml.models.inference import Predictions
+from assayml.utils.figures import png
 
 PLOT_ROWS = 20_000  # per-row plot records (confusion, residuals) beyond which: a sample
 CURVE_POINTS = 1_000
@@ -107,7 +107,7 @@ def _roc_png(rows: list[dict[str, Any]]) -> bytes:
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     if len(groups) > 1:
         ax.legend(fontsize=7, title="class")
-    return _png(fig)
+    return png(fig)
 
 
 def _confusion_png(matrix: np.ndarray, labels: list[str]) -> bytes:
@@ -128,7 +128,7 @@ def _confusion_png(matrix: np.ndarray, labels: list[str]) -> bytes:
         ylabel="actual",
         title="Confusion matrix",
     )
-    return _png(fig)
+    return png(fig, left_chars=max(map(len, labels), default=1))
 
 
 def _residual_png(rows: list[dict[str, float]]) -> bytes:
@@ -139,11 +139,4 @@ def _residual_png(rows: list[dict[str, float]]) -> bytes:
     ax.scatter([r["predicted"] for r in rows], [r["residual"] for r in rows], s=10, alpha=0.7)
     ax.axhline(0, color="grey", linestyle="--", linewidth=0.8)
     ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals")
-    return _png(fig)
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    return buffer.getvalue()
+    return png(fig)

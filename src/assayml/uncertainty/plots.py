@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 
 from assayml.uncertainty.metrics import BINS
+from assayml.utils.figures import png
 
 
 def reliability_bins(probabilities: np.ndarray, y: np.ndarray, label: str) -> list[dict]:
@@ -78,7 +78,7 @@ def uncertainty_pngs(data: dict[str, Any]) -> dict[str, bytes]:
         ylim=(0, 1.02),
     )
     ax.legend(fontsize=8)
-    pngs["reliability.png"] = _png(fig)
+    pngs["reliability.png"] = png(fig)
 
     fig = Figure(figsize=(5, 3.5))
     ax = fig.subplots()
@@ -89,7 +89,7 @@ def uncertainty_pngs(data: dict[str, Any]) -> dict[str, bytes]:
             ax.hist(values, bins=20, alpha=0.6, label=f"{name} ({len(values)})")
     ax.set(xlabel="predictive entropy (nats)", ylabel="rows", title="Uncertainty")
     ax.legend(fontsize=8)
-    pngs["uncertainty_hist.png"] = _png(fig)
+    pngs["uncertainty_hist.png"] = png(fig)
 
     fig = Figure(figsize=(4.5, 3.5))
     ax = fig.subplots()
@@ -98,12 +98,5 @@ def uncertainty_pngs(data: dict[str, Any]) -> dict[str, bytes]:
     ax.set(
         xlabel="coverage (most confident fraction)", ylabel="accuracy", title="Accuracy vs coverage"
     )
-    pngs["coverage.png"] = _png(fig)
+    pngs["coverage.png"] = png(fig)
     return pngs
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    return buffer.getvalue()
