@@ -218,9 +218,11 @@ def run(args: argparse.Namespace, project: Path) -> dict:
 
 
 def median(results: list[dict]) -> dict:
-    """The round with the median throughput, and every round's throughput."""
+    """The round with the median throughput, and every round's throughput and p99."""
     ordered = sorted(results, key=lambda r: r["rps"])
-    return {**ordered[len(ordered) // 2], "all_rps": [round(r["rps"]) for r in results]}
+    rounds = {"all_rps": [round(r["rps"]) for r in results]}
+    rounds["all_p99"] = [round(r["p99"], 1) for r in results]
+    return {**ordered[len(ordered) // 2], **rounds}
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
@@ -235,7 +237,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
             r = results[name, clients]
             print(
                 f"  {clients:>2} clients, {name:<30}: {r['rps']:6.0f} req/s, "
-                f"p50 {r['p50']:6.1f} ms, p99 {r['p99']:6.1f} ms  (rounds: {r['all_rps']})"
+                f"p50 {r['p50']:6.1f} ms, p99 {r['p99']:6.1f} ms  (rounds: {r['all_rps']} "
+                f"req/s, p99 {r['all_p99']} ms)"
             )
     batched, top = results["assay serve, batched", 32], results["bare FastAPI", 32]
     single = results["assay serve, --max-batch 1", 32]
