@@ -2,7 +2,8 @@
 model, one merging concurrent requests (``--max-batch 8``) and one answering each alone
 (``--max-batch 1``), give the same answers to many concurrent requests of different
 sizes; a request refused inside a shared pass fails alone; no pass of several requests
-holds more than 8 rows; and the capture holds every answered row once, under its id."""
+holds more than 8 rows; the capture holds every answered row once, under its id; a lone
+client never waits; and bad batching options exit 2 naming the option."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import pytest
 
 from assayml.data.credit import generate_credit
 from assayml.serve.batching import ACTIVE_S
-from tests.serve.conftest import start_serve
+from tests.conftest import cli_env
+from tests.serve.conftest import ASSAY, start_serve
 
 MAX_BATCH = 8  # rows; small, so that requests of 1-5 rows often do not all fit
 MAX_WAIT_MS = 100
@@ -191,3 +193,25 @@ def test_the_capture_holds_every_answered_row_once_under_its_id(servers) -> None
         assert record["outputs"] == {k: v for k, v in out.items() if k != "capture_id"}
     assert len({r["model"] for r in records.values()}) == 1
     assert np.mean([len(request) for request, _ in batched.answered]) > 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--max-batch", "0", "must be at least 1, got 0"),
+        ("--max-batch", "many", "must be a whole number, got 'many'"),
+        ("--max-wait-ms", "-1", "must be a finite number, 0 or more, got '-1'"),
+        ("--max-wait-ms", "nan", "must be a finite number, 0 or more, got 'nan'"),
+    ],
+)
+def test_bad_batching_options_exit_2_naming_the_option(tmp_path, option, value, says) -> None:
+    result = subprocess.run(
+        [*ASSAY, "serve", option, value],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"argument {option}: {says}" in result.stderr
