@@ -40,7 +40,6 @@ def permutation(
     x = transform.transform(frame)  # [rows, features], float32
     blocks = _feature_blocks(transform, list(frame.columns))
     shuffles = sklearn_shuffles(len(frame), repeats, seed)  # [repeats, rows]
-    shuffled = x[shuffles]  # [repeats, rows, features]
     if not regression:
         classes = np.asarray(transform.target.classes)
     y = np.asarray(y)
@@ -60,8 +59,8 @@ def permutation(
     for start in range(0, len(pairs), per_batch):
         chunk = pairs[start : start + per_batch]
         copies = np.repeat(x[None], len(chunk), axis=0)  # [k, rows, features]
-        for i, (c, r) in enumerate(chunk):
-            copies[i][:, blocks[c]] = shuffled[r][:, blocks[c]]
+        for i, (c, r) in enumerate(chunk):  # column c's block, its rows in repeat r's order
+            copies[i][:, blocks[c]] = x[np.ix_(shuffles[r], blocks[c])]
         scores.append(score(copies))
     importances = baseline - np.concatenate(scores).reshape(len(blocks), repeats)
     means, stds = importances.mean(axis=1), importances.std(axis=1)
