@@ -18,6 +18,7 @@ Each request is validated alone; concurrent valid requests are then answered tog
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -61,6 +62,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        # Everything loaded by now (libraries, model, app: ~300,000 objects) lives as long
+        # as the server: frozen, a full collection no longer walks it. Each one took 140 to
+        # 160 ms, about one per 4,000 requests at 32 clients, and every open request waited
+        # it out (p99 of 150-200 ms); frozen, 2 ms.
+        gc.collect()
+        gc.freeze()
         batcher.start()
         yield
         await batcher.stop()  # the pass under way finishes first
