@@ -98,15 +98,16 @@ def assert_same(batched: dict, alone: dict) -> None:
 
 
 def test_a_lone_client_never_waits(servers) -> None:
-    """One connection: nobody else can join its requests, so none waits the 100 ms."""
+    """One connection: nobody else can join its requests, so none waits."""
     batched, _ = servers
     time.sleep(ACTIVE_S + 0.1)  # connections of earlier tests no longer count as active
+    before = batched.batching()
     with httpx.Client(timeout=60) as http:
-        begin = time.perf_counter()
         answers = [batched.post(http, rows(2, seed=i)) for i in range(20)]
-        elapsed = time.perf_counter() - begin
     assert all(r.status_code == 200 for r in answers)
-    assert elapsed < 0.75 * 20 * MAX_WAIT_MS / 1000  # ~10 ms a request; waiting: >= 100 ms
+    after = batched.batching()
+    assert after["requests"] == before["requests"] + 20
+    assert after["waits"] == before["waits"]
 
 
 def test_same_answers_batched_or_not(servers) -> None:

@@ -72,6 +72,7 @@ class BatchStats:
     largest_rows: int = 0  # rows in the largest pass holding more than one request
     largest_requests: int = 0  # requests in the largest pass
     retried_alone: int = 0  # requests answered alone after their shared pass was refused
+    waits: int = 0  # times a batch waited for another connection's request
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -160,6 +161,7 @@ class MicroBatcher:
                 if remaining <= 0 or len({job.source for job in batch}) >= active:
                     break
                 self._arrived.clear()
+                self.stats.waits += 1
                 try:
                     await asyncio.wait_for(self._arrived.wait(), remaining)
                 except TimeoutError:
