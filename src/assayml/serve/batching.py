@@ -67,7 +67,7 @@ class Shared:
 
 @dataclass
 class BatchStats:
-    batches: int = 0  # passes run
+    batches: int = 0  # batches formed
     requests: int = 0  # requests answered
     largest_rows: int = 0  # rows in the largest pass holding more than one request
     largest_requests: int = 0  # requests in the largest pass
@@ -79,7 +79,8 @@ class BatchStats:
 
 
 # answers the requests given (each a list of rows): per request, its result or its
-# exception, and the pass that answered it; runs in the model thread
+# exception, and the pass that answered it; runs on the event loop, or for a large batch
+# in the model thread
 Process = Callable[[list[list[dict]]], list[tuple[Any, Shared]]]
 
 
