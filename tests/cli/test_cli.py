@@ -78,6 +78,7 @@ def test_help_imports_no_heavy_library() -> None:
     assert "prepare" in result.stdout and "evaluate" in result.stdout
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_the_composed_config(trained: Path) -> None:
     result = assay(trained, "train", "model=logreg", "seed=7", "--cfg", "job")
     assert result.returncode == 0, result.stderr

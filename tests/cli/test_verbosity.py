@@ -74,6 +74,7 @@ def test_quiet_sweeps_print_no_summary(project: Path) -> None:
     assert (project / "sweep" / "summary.md").is_file()
 
 
+@pytest.mark.slow
 def test_verbose_shows_library_messages_hashes_and_tracebacks(project: Path) -> None:
     result = assay(project, "-v", "prepare")
     assert result.returncode == 0, result.stderr

@@ -231,6 +231,7 @@ def test_edited_constraints_change_the_test(credit_project, tmp_path, monkeypatc
     assert "constraints.json: feature 'income': drift.test must be one of ks" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_2_naming_what_is_wrong(credit_project, tmp_path) -> None:
     def assay(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -282,6 +283,7 @@ def test_read_current_takes_an_id_column(tmp_path) -> None:
     assert "id" not in current.frame.columns and list(current.ids) == list("abcde")
 
 
+@pytest.mark.slow
 def test_overrides_change_the_settings_for_one_run(credit_project, tmp_path) -> None:
     frame = fresh(300)
     frame["income"] += 0.5 * frame["income"].std()

@@ -104,6 +104,7 @@ def test_register_accepts_a_module_trusted_by_flag(credit_project, project, tmp_
 # -- forged versions -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", [plant_hub_attack, plant_os_system])
 def test_a_forged_version_runs_no_code(credit_project, project, tmp_path, attack) -> None:
     folder = copy_models(credit_project, tmp_path / "forged")

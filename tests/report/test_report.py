@@ -52,6 +52,7 @@ def text_of(page: Path) -> str:
     return page.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_workspace_report_has_every_section(reported: Path) -> None:
     page = text_of(reported / "reports" / "report.html")
     for section in (

@@ -39,6 +39,7 @@ def expected(project: Path, files: list[Path]) -> np.ndarray:
         return torch.softmax(module(images[index]).double(), dim=1).numpy()
 
 
+@pytest.mark.slow
 def test_predict_a_folder_of_pngs(digits_project: Path, tmp_path: Path) -> None:
     folder = digits_project / "data/raw/digits_png/7"
     out = tmp_path / "predictions.csv"
@@ -52,6 +53,7 @@ def test_predict_a_folder_of_pngs(digits_project: Path, tmp_path: Path) -> None:
     assert (table["prediction"] == probabilities.argmax(axis=1)).all()
 
 
+@pytest.mark.slow
 def test_predict_refuses_an_image_of_the_wrong_size(digits_project: Path, tmp_path) -> None:
     from PIL import Image
 

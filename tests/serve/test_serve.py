@@ -117,6 +117,7 @@ def test_serve_validates_predicts_and_captures_every_request(server, tmp_path) -
     assert first["outputs"]["prediction"] == answered[0]["prediction"]
 
 
+@pytest.mark.slow
 def test_monitor_the_captured_traffic_with_late_labels(
     server, production, credit_project, tmp_path
 ) -> None:

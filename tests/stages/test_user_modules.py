@@ -247,6 +247,7 @@ USER_CODE = '''
 '''
 
 
+@pytest.mark.slow
 def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) -> None:
     """`assay run` imports `mycode` from the project root, in every stage; one logit for
     two classes is read as a binary classifier."""

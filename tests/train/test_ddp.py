@@ -95,6 +95,7 @@ def _worker_pids() -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker through /proc")
 def test_a_dead_rank_stops_the_run_and_leaves_the_old_model(featured: Path) -> None:
     import os
