@@ -202,10 +202,13 @@ def test_run_on_images_and_regression(tmp_path: Path, args: list[str]) -> None:
         assert metrics["r2"] > 0.2
 
 
-@pytest.mark.parametrize("args", [["--help"], ["completion", "bash"]])
-def test_a_reader_that_went_away_gets_no_traceback(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args", [["--help"], ["completion", "bash"], ["prepare", "data=wine", *TINY]]
+)
+def test_a_reader_that_went_away_gets_no_traceback(args: list[str], project: Path) -> None:
     """`assay ... | head`: the pipe's read end is closed before assay writes (so the write
-    fails every time, not by timing); assay ends quietly with the shell's SIGPIPE status."""
+    fails every time, not by timing); assay ends quietly with the shell's SIGPIPE status,
+    a stage's summary line included (stages catch their own errors)."""
     import os
 
     read_end, write_end = os.pipe()
@@ -217,6 +220,7 @@ def test_a_reader_that_went_away_gets_no_traceback(args: list[str]) -> None:
             stderr=subprocess.PIPE,
             text=True,
             env=cli_env(),
+            cwd=project,
             check=False,
         )
     finally:

@@ -128,6 +128,12 @@ def run_stages_safely(command: str, cfg, stages: tuple[str, ...] | None = None) 
         print(f"assay {command}: interrupted; earlier outputs are intact", file=sys.stderr)
         outcome.update(code=EXIT_INTERNAL, error="interrupted")
     except Exception as err:
+        from assayml.cli.pipes import EXIT_READER_GONE, silence_stdout, stdout_reader_gone
+
+        if isinstance(err, BrokenPipeError) and stdout_reader_gone():  # `assay run | head`
+            silence_stdout()
+            outcome.update(code=EXIT_READER_GONE, error="the reader of stdout went away")
+            return outcome
         if type(err).__name__ == "TrialPruned":  # optuna's; not imported unless searching
             print(f"assay {command}: trial pruned: {err}", file=sys.stderr)
             outcome.update(pruned=True, error=f"pruned: {err}")

@@ -153,19 +153,16 @@ def import_project_code(root: str | None = None) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([*paths, root])
 
 
-EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a shell reports when a pipe's reader left
-
-
 def entry() -> None:
+    from assayml.cli.pipes import EXIT_READER_GONE, silence_stdout, stdout_reader_gone
+
     try:
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (`assay runs | head`): not an error of ours, and no traceback.
-        # stdout goes to /dev/null so that Python's own flush at exit does not fail again.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not stdout_reader_gone():
+            raise  # a broken pipe or socket of something else: an error
+        silence_stdout()
         code = EXIT_READER_GONE
     sys.exit(code)
 
