@@ -50,6 +50,27 @@ def test_a_bad_change_is_named_by_its_key(make_cfg) -> None:
         make_cfg("data.columns.mean_radius.dtype=floot")
 
 
+def test_a_column_set_to_null_is_left_out(make_cfg) -> None:
+    cfg = make_cfg("data=wine", "data.columns.alcohol=null")
+    assert "alcohol" not in cfg.data.columns and "malic_acid" in cfg.data.columns
+
+
+def test_the_schema_name_may_be_an_interpolation(project, make_cfg) -> None:
+    cfg = make_cfg("data=wine", "data.schema=${data.name}")
+    assert "alcohol" in cfg.data.columns
+
+
+@pytest.mark.parametrize("columns", ["abc", ["a", "b"]])
+def test_columns_that_are_not_a_mapping_are_named(project, tmp_path, columns) -> None:
+    """Hydra refuses them at composition; a params file edited by hand is read as it is."""
+    composed = OmegaConf.to_container(compose(["data=wine"], project / "conf"), enum_to_str=True)
+    composed["data"]["columns"] = columns
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(composed))
+    with pytest.raises(ConfigError, match=r"'data\.columns': expected a mapping"):
+        to_typed(load_params(params))
+
+
 def test_a_new_column_is_added_after_the_files(make_cfg) -> None:
     cfg = make_cfg("data=credit_synthetic", "data.columns.branch={dtype: category}")
     assert list(cfg.data.columns)[-2:] == ["repaid", "branch"]
@@ -74,9 +95,11 @@ def test_dvc_composition_takes_a_property_change(project, tmp_path) -> None:
     assert (age.min, age.max) == (18.0, 70.0)
 
 
-@pytest.mark.parametrize("name", ["../schemas/wine", "/etc/passwd", "a/b", "..", ".hidden"])
+@pytest.mark.parametrize(
+    "name", ["../schemas/wine", "/etc/passwd", "a/b", "..", ".hidden", "wine.yaml"]
+)
 def test_a_schema_name_cannot_leave_the_schema_folder(make_cfg, name) -> None:
-    with pytest.raises(ConfigError, match=r"data\.schema.*not a schema name"):
+    with pytest.raises(ConfigError, match=r"data\.schema.*(not a schema name|without \.yaml)"):
         make_cfg(f"data.schema='{name}'")
 
 
@@ -96,6 +119,8 @@ def test_a_missing_schema_file_is_named_with_the_ones_there(make_cfg) -> None:
             r"'data\.columns\.age\.dtype'.*declared in conf/schemas/bad\.yaml",
         ),
         ("age: {dtyp: int}\n", r"'data\.columns\.age\.dtyp'"),
+        ("age: {dtype: int}\nage: {dtype: float}\n", r"the key 'age' is given twice"),
+        ("1: {dtype: int}\nage: {dtype: int}\n", r"column name 1 is read as int: quote it"),
     ],
 )
 def test_a_bad_schema_file_is_named(project, make_cfg, text, named) -> None:

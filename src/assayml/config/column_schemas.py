@@ -43,6 +43,8 @@ def schema_file(name: str) -> Path:
             f"config key 'data.schema': '{name}' is not a schema name (a file name in "
             f"{SCHEMA_DIR}/, without .yaml)"
         )
+    if name.endswith(".yaml"):
+        raise ConfigError(f"config key 'data.schema': '{name}': give the name without .yaml")
     return SCHEMA_DIR / f"{name}.yaml"
 
 
@@ -58,30 +60,62 @@ def read_schema(name: str) -> dict[str, dict[str, Any]]:
             + (f"; schemas here: {', '.join(known)}" if known else "")
         )
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where present
-        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=_strict_loader())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not a readable YAML file: {err}") from err
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{path}: expected a mapping of column name to declaration")
     for column, entry in entries.items():
+        if not isinstance(column, str):
+            raise ConfigError(
+                f"{path}: column name {column!r} is read as {type(column).__name__}: quote it"
+            )
         if not isinstance(entry, dict):
             raise ConfigError(
                 f"{path}: column '{column}': expected a mapping such as {{dtype: float}}, "
                 f"got {entry!r}"
             )
-    return {str(column): dict(entry) for column, entry in entries.items()}
+    return {column: dict(entry) for column, entry in entries.items()}
 
 
-def with_schema_file(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` (a composed table data config) with its schema file's entries merged under
-    its inline ``columns``; unchanged when it names no schema file."""
-    name = data.get("schema")
+def _strict_loader() -> type:
+    """A safe YAML loader (libyaml's parser where present) that refuses a key given twice:
+    PyYAML keeps the last silently, and the conf/ files (read by OmegaConf) refuse it."""
+    import yaml
+
+    class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        def construct_mapping(self, node, deep=False):
+            seen: list = []
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice", key_node.start_mark
+                    )
+                seen.append(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+def with_schema_file(data: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """``data`` (a composed table data config) with the entries of schema file ``name``
+    (its ``schema``, resolved) merged under its inline ``columns``; a column set to null
+    there is dropped. Unchanged when it names no schema file."""
+    changes = data.get("columns")
+    if changes is not None and not isinstance(changes, dict):
+        raise ConfigError(
+            "config key 'data.columns': expected a mapping of column name to declaration, "
+            f"got {changes!r}"
+        )
     if name is None:
         return data
     columns = read_schema(name)
-    for column, change in (data.get("columns") or {}).items():
-        if change is not None and not isinstance(change, dict):
+    for column, change in (changes or {}).items():
+        if change is None:  # data.columns.NAME=null: the file's column left out
+            columns.pop(column, None)
+            continue
+        if not isinstance(change, dict):
             raise ConfigError(f"config key 'data.columns.{column}': expected a mapping")
-        columns[column] = {**columns.get(column, {}), **(change or {})}
+        columns[column] = {**columns.get(column, {}), **change}
     return {**data, "columns": columns}

@@ -77,7 +77,11 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
     if not isinstance(data, dict):
         raise ConfigError("data: missing; choose one with data=NAME")
     if "_target_" not in data:
-        data = container["data"] = with_schema_file(data)
+        try:  # the name resolved: a config may write it as an interpolation (${.name})
+            name = OmegaConf.select(cfg, "data.schema", default=None)
+        except OmegaConfBaseException as err:
+            raise ConfigError(_describe(err)) from err
+        data = container["data"] = with_schema_file(data, name)
     try:
         # data and model are typed by their own schemas just below; merging them into the
         # root first (typed Any there) only deep-copied them once more (~0.2 s a run).
