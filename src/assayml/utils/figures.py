@@ -20,8 +20,10 @@ def png(fig, left_chars: int = 4, bottom_chars: int = 0, dpi: int = 100) -> byte
         bottom_chars: the longest x tick label, if they are rotated (else 0).
     """
     width, height = fig.get_size_inches()
-    left = 0.45 + CHAR_INCHES * left_chars  # the y label, then the tick labels
-    bottom = 0.5 + CHAR_INCHES * bottom_chars
+    # the y label, then the tick labels; at most half the figure (a 60-character class
+    # name is cut at the edge rather than leaving no room for the axes)
+    left = min(0.45 + CHAR_INCHES * left_chars, width / 2)
+    bottom = min(0.5 + CHAR_INCHES * bottom_chars, height / 2)
     fig.subplots_adjust(
         left=left / width, right=1 - 0.15 / width, bottom=bottom / height, top=1 - 0.35 / height
     )
