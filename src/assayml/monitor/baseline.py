@@ -103,20 +103,24 @@ def feature_constraints(stats: dict[str, Any], declared: dict[str, Any], cfg) ->
 def monitoring_config(cfg) -> dict[str, Any]:
     """The run's settings: ``monitor.*`` as composed at baseline time (edit them here, or
     in conf/monitor and rerun ``assay baseline``)."""
+    from assayml.config.monitor_schema import OPERATIONAL_KEYS
+
+    checks = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in OPERATIONAL_KEYS}
     return {
         "completeness_tolerance": COMPLETENESS_TOLERANCE,
         "outside_range_share": OUTSIDE_RANGE_SHARE,
-        **dataclasses.asdict(cfg),
+        **checks,
     }
 
 
 def settings(constraints: dict[str, Any], source: str):
     """The MonitorConfig of a ``constraints.json``, checked as the config is."""
+    from assayml.config.monitor_schema import OPERATIONAL_KEYS
     from assayml.config.schema import MonitorConfig
     from assayml.errors import ConfigError
 
     config = constraints.get("monitoring_config", {})
-    names = {f.name for f in dataclasses.fields(MonitorConfig)}
+    names = {f.name for f in dataclasses.fields(MonitorConfig)} - set(OPERATIONAL_KEYS)
     try:
         return MonitorConfig(**{k: v for k, v in config.items() if k in names})
     except (TypeError, ValueError) as err:

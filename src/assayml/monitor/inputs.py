@@ -15,7 +15,6 @@ from assayml.config.schema import MonitorConfig
 from assayml.errors import ArtifactError, ConfigError, DataError
 from assayml.monitor.baseline import feature_rule, settings
 from assayml.monitor.drift import DriftRule, NumericReference
-from assayml.utils import groups as typed
 
 BASELINE_FILES = ("statistics.json", "constraints.json", "reference.npz")
 ID_COLUMNS = ("id", "capture_id")
@@ -38,6 +37,7 @@ class Current:
     ids: pd.Series | None  # capture ids (a capture folder, or an id column)
     served: pd.Series | None  # the predictions captured with the rows
     source: str
+    outputs: pd.DataFrame | None = None  # every captured output column (probabilities, ...)
 
 
 def load_baseline(directory: str | Path) -> Baseline:
@@ -111,10 +111,19 @@ def read_captured(folder: Path) -> Current:
         raise DataError(f"{folder}: no capture-*.jsonl or capture-*.parquet files")
     parts = [_read_capture_file(f) for f in files]
     records = pd.concat(parts, ignore_index=True)
+    return captured_current(records, str(folder))
+
+
+def captured_current(records: pd.DataFrame, source: str) -> Current:
+    """Captured records (``id``, ``inputs.*``, ``outputs.*``, flattened) as current rows."""
+    if "id" not in records.columns:
+        raise DataError(f"{source}: captured records without an 'id'")
     inputs = [c for c in records.columns if c.startswith("inputs.")]
     frame = records[inputs].rename(columns=lambda c: c.removeprefix("inputs."))
-    served = records.get("outputs.prediction")
-    return Current(frame, records["id"], served, str(folder))
+    outputs = records[[c for c in records.columns if c.startswith("outputs.")]]
+    outputs = outputs.rename(columns=lambda c: c.removeprefix("outputs.")).reset_index(drop=True)
+    served = outputs["prediction"] if "prediction" in outputs.columns else None
+    return Current(frame.reset_index(drop=True), records["id"], served, source, outputs)
 
 
 def _read_capture_file(path: Path) -> pd.DataFrame:
@@ -133,29 +142,9 @@ def _read_capture_file(path: Path) -> pd.DataFrame:
 def read_labels(path: str | Path, current: Current, target: str) -> pd.Series:
     """Ground truth aligned with the current rows (NaN where none arrived): joined on
     ``id``/``capture_id`` when both sides have ids, else row by row (same length)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: labels file not found")
-    from assayml.config.schema import FileFormat
-    from assayml.data.sources import parse_table
+    from assayml.monitor.ground_truth import join_labels
 
-    labels = parse_table(path.read_bytes(), str(path), FileFormat.auto)
-    column = target if target in labels.columns else "label" if "label" in labels else None
-    if column is None:
-        raise DataError(f"{path}: no '{target}' (or 'label') column")
-    key = next((c for c in ID_COLUMNS if c in labels.columns), None)
-    if key is not None and current.ids is not None:
-        if labels[key].duplicated().any():
-            raise DataError(f"{path}: column '{key}' repeats ids")
-        # ids compared as typed values: a key column read as 7.0 still finds "7"
-        joined = labels.set_index(typed.group_names(labels[key]))[column]
-        return pd.Series(typed.group_names(current.ids)).map(joined).reset_index(drop=True)
-    if len(labels) != len(current.frame):
-        raise DataError(
-            f"{path}: {len(labels)} labels for {len(current.frame)} rows, and no "
-            f"id column ({' or '.join(ID_COLUMNS)}) to join on"
-        )
-    return labels[column].reset_index(drop=True)
+    return join_labels(path, current.ids, len(current.frame), target).labels
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""Checks that need the model or labels: prediction drift, model quality (with its spread
-over bootstrap resamples) and attribution drift (NDCG of the attribution rankings); bias
-drift is in ``bias_drift.py``."""
+"""Checks that need the model: prediction drift and attribution drift (NDCG of the
+attribution rankings); model quality is in ``ground_truth.py``, bias drift in
+``bias_drift.py``."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from assayml.monitor.drift import (
     numeric_drift,
 )
 from assayml.utils import groups as typed
-
-LOWER_IS_BETTER = ("mae", "rmse")
 
 
 def prediction_drift(
@@ -60,48 +58,6 @@ def prediction_drift(
             )
         ]
         if drifted
-        else []
-    )
-    return report, found
-
-
-def model_quality(statistics: dict[str, Any], metric_fn, rows: int, cfg, seed: int):
-    """The current primary metric, its spread over bootstrap resamples, and a violation
-    when it falls short of the baseline by more than ``quality_tolerance``."""
-    task = statistics["prediction"]["task"]
-    primary = "rmse" if task == "regression" else "accuracy"
-    rng = np.random.default_rng(seed)
-    value = metric_fn(np.arange(rows))
-    draws = [metric_fn(rng.integers(0, rows, rows)) for _ in range(cfg.bootstrap)]
-    low, high = np.percentile(draws, [2.5, 97.5])
-    baseline = statistics["model_quality"][primary]
-    # Worse by more than the tolerance, and the whole 95 % interval on the worse side of
-    # the baseline: a small labelled sample alone raises no alarm.
-    if primary in LOWER_IS_BETTER:
-        worse = value > baseline * (1 + cfg.quality_tolerance) and low > baseline
-    else:
-        worse = value < baseline - cfg.quality_tolerance and high < baseline
-    report = {
-        "metric": primary,
-        "baseline": baseline,
-        "current": round(value, 6),
-        "spread": {
-            "std": round(float(np.std(draws)), 6),
-            "ci95": [round(float(low), 6), round(float(high), 6)],
-        },
-        "rows": rows,
-    }
-    found = (
-        [
-            Violation(
-                "model",
-                "model_quality_check",
-                f"{primary} {value:.4f} against baseline {baseline:.4f}",
-                value,
-                baseline,
-            )
-        ]
-        if worse
         else []
     )
     return report, found

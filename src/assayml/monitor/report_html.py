@@ -23,7 +23,11 @@ figure { margin: 0; } figcaption { font-size: 13px; }
 """
 
 
-def render(report: dict[str, Any], statistics: dict[str, Any], frame: pd.DataFrame) -> str:
+def render(
+    report: dict[str, Any], statistics: dict[str, Any], frame: pd.DataFrame, trends: str = ""
+) -> str:
+    """The page; ``trends`` (from trend_html.py) is a watched folder's execution list and
+    statistic trends, shown after the verdict."""
     verdict = report["recommendation"]
     rows = "".join(
         f"<tr><td>{_e(v['feature_name'])}</td><td>{_e(v['constraint_check_type'])}</td>"
@@ -47,9 +51,10 @@ def render(report: dict[str, Any], statistics: dict[str, Any], frame: pd.DataFra
 {_e(verdict["action"])} ({_e(verdict["reason"])}).</p>
 <table><tr><th>feature</th><th>check</th><th>description</th><th>statistic</th>
 <th>threshold</th></tr>{rows}</table>
+{trends}
 <h2>Model</h2>
 <p>Model <code>{_e(report["model"])}</code>: {report["valid_rows"]} rows pass its schema,
-{report.get("labelled_rows", 0)} carry labels.</p>
+{report.get("labelled_rows", 0)} carry labels.{_ground_truth(report.get("ground_truth"))}</p>
 <table><tr><th>check</th><th>result</th></tr>{_model_rows(report)}</table>
 <h2>Features: baseline (grey) and current (blue)</h2>
 <div class="features">{figures}</div>
@@ -70,15 +75,8 @@ def _model_rows(report: dict[str, Any]) -> str:
             )
         )
     quality = report["model_quality"]
-    if quality:
-        low, high = quality["spread"]["ci95"]
-        rows.append(
-            (
-                f"model quality ({quality['metric']})",
-                f"{quality['current']:.4f} (95% interval {low:.4f} to {high:.4f}; baseline "
-                f"{quality['baseline']:.4f})",
-            )
-        )
+    for name, metric in ((quality or {}).get("metrics") or {}).items():
+        rows.append((f"model quality ({name})", _metric_text(metric)))
     attribution = report["attribution_drift"]
     if attribution:
         rows.append(
@@ -93,6 +91,32 @@ def _model_rows(report: dict[str, Any]) -> str:
     if not rows:
         rows.append(("-", "no model checks ran (no row passed the model's schema)"))
     return "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+
+
+def _metric_text(metric: dict[str, Any]) -> str:
+    def number(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    text = f"{number(metric['current'])} (baseline {number(metric['baseline'])}"
+    if metric.get("ci95"):
+        low, high = metric["ci95"]
+        text += f"; 95% interval {low:.4f} to {high:.4f}"
+    return text + (")" if not metric.get("violation") else "): violation")
+
+
+def _ground_truth(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return ""
+    window = (
+        f" over the last {summary['window_executions']} executions ({summary['window_rows']} rows)"
+        if "window_executions" in summary
+        else ""
+    )
+    return _e(
+        f" Ground truth {summary['file']}{window}: {summary['labels']} labels, "
+        f"{summary['labelled_rows']} rows labelled, {summary['unlabelled_rows']} not, "
+        f"{summary['unmatched_labels']} labels matched no row."
+    )
 
 
 def _bias_text(bias: dict[str, Any]) -> str:

@@ -89,8 +89,8 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
     }
     steps.next("predictions, model quality and bias")
     if len(valid):
-        predicted = (
-            scanned.predicted
+        predicted, probabilities = (
+            (scanned.predicted, None)
             if scanned is not None
             else served_or_predicted(current, deployed, valid, keep, threshold)
         )
@@ -103,7 +103,9 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
             deployed.transform.target.classes,
         )
         violations += found
-        violations += _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
+        violations += _labelled_checks(
+            report, baseline, deployed, predicted, probabilities, labels, keep
+        )
         report["bias_drift"], found = _bias(baseline, deployed, valid, predicted)
         violations += found
         steps.next("attributions")
@@ -126,19 +128,30 @@ def usable_rows(frame: pd.DataFrame, deployed: Deployed) -> tuple[pd.DataFrame, 
 
 def served_or_predicted(
     current: Current, deployed: Deployed, valid: pd.DataFrame, keep: np.ndarray, threshold: float
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The captured predictions when the rows came with them (what users were served), else
-    the model's: class indices, or regression values."""
+    the model's: class indices, or regression values; and the class probabilities (served
+    ones when every class's was captured, else the model's; None for regression)."""
     transform = deployed.transform
-    if current.served is not None:
-        served = current.served.iloc[keep].reset_index(drop=True)
-        if transform.target.task == "regression":
-            return served.to_numpy(dtype=np.float64)
-        return transform.encode_target(served)
-    return deployed.predict(valid, threshold).predicted
+    if current.served is None:
+        pred = deployed.predict(valid, threshold)
+        regression = transform.target.task == "regression"
+        return pred.predicted, None if regression else pred.probabilities
+    served = current.served.iloc[keep].reset_index(drop=True)
+    if transform.target.task == "regression":
+        return served.to_numpy(dtype=np.float64), None
+    columns = [f"probability_{c}" for c in transform.target.classes]
+    outputs = current.outputs
+    probabilities = None
+    if outputs is not None and all(c in outputs.columns for c in columns):
+        chosen = outputs[columns].iloc[keep]
+        probabilities = None if chosen.isna().any(axis=None) else chosen.to_numpy(np.float64)
+    return transform.encode_target(served), probabilities
 
 
-def _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep):
+def _labelled_checks(report, baseline, deployed, predicted, probabilities, labels, keep):
+    from assayml.monitor.ground_truth import model_quality
+
     if labels is None:
         return []
     y_all = labels.iloc[keep].reset_index(drop=True)
@@ -146,19 +159,17 @@ def _labelled_checks(report, baseline, deployed, valid, predicted, labels, keep)
     report["labelled_rows"] = int(has.sum())
     if not has.any():
         return []
-    transform, cfg = deployed.transform, baseline.settings
+    transform = deployed.transform
+    task = baseline.statistics["prediction"]["task"]
     regression = transform.target.task == "regression"
     y = y_all[has].to_numpy(dtype=np.float64) if regression else transform.encode_target(y_all[has])
-    y_hat = predicted[has]
-
-    def metric(rows: np.ndarray) -> float:
-        if regression:
-            return float(np.sqrt(np.mean((y_hat[rows] - y[rows]) ** 2)))
-        return float(np.mean(y_hat[rows] == y[rows]))
-
-    seed = baseline.statistics["seed"]
-    report["model_quality"], found = model_checks.model_quality(
-        baseline.statistics, metric, len(y), cfg, seed
+    report["model_quality"], found = model_quality(
+        baseline.statistics,
+        task,
+        np.asarray(y),
+        np.asarray(predicted)[has],
+        probabilities[has] if probabilities is not None else None,
+        baseline.settings,
     )
     return found
 
@@ -238,12 +249,13 @@ def _attributions(baseline: Baseline, deployed: Deployed, valid: pd.DataFrame, t
 
 
 def write_outputs(report: dict[str, Any], baseline: Baseline, current: Current, out_dir) -> None:
-    """``violations.json``, ``monitor.json`` and ``report.html``, replaced together."""
+    """``violations.json``, ``monitor.json`` and ``report.html``, replaced together. Files,
+    not the folder: ``--watch`` keeps its executions in sub-folders of the same ``--out``."""
     from assayml.monitor.report_html import render
 
     out_dir = Path(out_dir)
+    (out_dir / "alerts.json").unlink(missing_ok=True)  # a former run's; this run's follows
     with atomic_outputs() as out:
-        out.own_dir(out_dir)
         out.write_json(out_dir / "violations.json", {"violations": report["violations"]})
         out.write_json(out_dir / "monitor.json", report)
         out.write_text(out_dir / "report.html", render(report, baseline.statistics, current.frame))
