@@ -25,6 +25,8 @@ from assayml.config.data_schema import FileFormat as FileFormat
 from assayml.config.data_schema import InsightsConfig as InsightsConfig
 from assayml.config.data_schema import SplitConfig as SplitConfig
 from assayml.config.data_schema import Task as Task
+from assayml.config.debugger_schema import DebuggerConfig as DebuggerConfig
+from assayml.config.debugger_schema import RuleAction as RuleAction
 from assayml.config.explain_schema import BiasConfig as BiasConfig
 from assayml.config.explain_schema import ExplainConfig as ExplainConfig
 from assayml.config.monitor_schema import MonitorConfig as MonitorConfig
@@ -337,6 +339,7 @@ class AssayConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    debugger: DebuggerConfig = field(default_factory=DebuggerConfig)  # training-debugger rules
     tune: TuneConfig = field(default_factory=TuneConfig)
     run: RunConfig = field(default_factory=RunConfig)  # which stages `assay run` runs
 

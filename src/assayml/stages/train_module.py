@@ -91,12 +91,15 @@ def run_train_module(cfg: AssayConfig) -> StageRecord:
             "best_epoch": result.best_epoch,
             "kept": result.kept,
             "stopped_early": result.stopped_early,
+            "stopped_by": result.stopped_by,  # a debugger rule with action stop
             "monitor": cfg.train.monitor,
             "best_score": result.best_score,
             "final_metrics": result.metrics,
             "processes": result.processes,
         }
-        out.write_json(models / MODEL_CARD_FILE, module_card(cfg, spec, classes, identity, details))
+        card = module_card(cfg, spec, classes, identity, details)
+        card["debugger"] = result.debugger  # per rule: fired, step, figure (null: off)
+        out.write_json(models / MODEL_CARD_FILE, card)
         seal_model(out, models)
         return finish_record(out, "train", cfg, identity, inputs, started, details)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class FitResult:
     stopped_early: bool = False
     resumed_from: str | None = None  # the checkpoint a resumed run continued from
     processes: int = 1  # DDP world size
+    debugger: dict[str, Any] | None = None  # per rule: fired, step, figure (train/debugger.py)
+    stopped_by: str | None = None  # a debugger rule whose action stopped training
 
 
 def fit_network(
@@ -48,6 +51,7 @@ def fit_network(
     its val split; ``data``'s batch size, fused steps and seed are set from ``cfg``. Under
     ``strategy=ddp`` rank 0 (this call) starts the other ranks (``worker=True`` calls, which
     log nothing and leave checkpoints alone)."""
+    from assayml.train.debugger import build_debugger
     from assayml.train.distributed import cluster_plugins, ddp_workers
 
     module = build_module(cfg, data, out_features, task)
@@ -57,6 +61,8 @@ def fit_network(
     callbacks.append(RunStateCheckpoint(cfg))
     members = BestMembers() if data.members else None
     callbacks += [members] if members else []
+    debugger = build_debugger(cfg.debugger)
+    callbacks += [debugger] if debugger else []
     if cfg.tune.trial_id is not None:
         from assayml.experiments.tune import pruning_callbacks
 
@@ -94,10 +100,13 @@ def fit_network(
         net=module.net.eval(),
         epochs=trainer.current_epoch,
         steps=module.optimizer_steps if module.fused else trainer.global_step,
-        metrics={k: _float(v) for k, v in trainer.callback_metrics.items()},
+        # NaN and inf left out: JSON has none (a NaN loss is the debugger's nan_inf rule).
+        metrics={k: f for k, v in trainer.callback_metrics.items() if _finite(f := _float(v))},
         stopped_early=bool(early is not None and early.stopped_epoch > 0),
         resumed_from=resumed_from,
         processes=trainer.world_size,
+        debugger=debugger.entries() if debugger else None,
+        stopped_by=debugger.stopped_by if debugger else None,
     )
 
 
@@ -346,6 +355,10 @@ def read_checkpoint(path: str) -> tuple[dict[str, torch.Tensor], int]:
         return state, int(checkpoint["epoch"]) + 1
     except Exception as err:  # torch raises many kinds for a bad file
         raise ArtifactError(f"{path}: unreadable checkpoint: {err}") from err
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def _float(value: Any) -> float | None:

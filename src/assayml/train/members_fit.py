@@ -52,6 +52,7 @@ def fit_in_sequence(cfg: AssayConfig, task: str, fit: Callable[[AssayConfig], An
     """Fit every member with ``fit`` (a member config -> a fit result with ``net`` or
     ``module``, ``state_dict``, scores and counts) and combine the results."""
     from assayml.models.members import MemberList, member_state
+    from assayml.train.debugger_rules import merge_entries
 
     results = [fit(member) for member in member_configs(cfg, task)]
     nets = [getattr(r, "net", None) or r.module for r in results]
@@ -65,6 +66,8 @@ def fit_in_sequence(cfg: AssayConfig, task: str, fit: Callable[[AssayConfig], An
         epochs=max(r.epochs for r in results),
         steps=sum(r.steps for r in results),
         stopped_early=any(r.stopped_early for r in results),
+        debugger=merge_entries([r.debugger for r in results]),
+        stopped_by=next((r.stopped_by for r in results if r.stopped_by), None),
     )
     field = "net" if hasattr(results[-1], "net") else "module"
     return dataclasses.replace(combined, **{field: MemberList(nets).eval()})

@@ -36,6 +36,8 @@ class UserFitResult:
     kept: str = "best"  # best | last (train.monitor was never logged)
     resumed_from: str | None = None
     processes: int = 1
+    debugger: dict[str, Any] | None = None  # per rule: fired, step, figure (train/debugger.py)
+    stopped_by: str | None = None  # a debugger rule whose action stopped training
 
 
 class BestWeights(Callback):
@@ -81,12 +83,15 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
     """Train ``cfg.model`` on ``data`` (a LightningDataModule) and keep its best weights."""
     import lightning.pytorch as pl
 
+    from assayml.train.debugger import build_debugger
     from assayml.train.fit import build_trainer, configured_callbacks
 
     module = build_user_module(cfg)
     _, callbacks = configured_callbacks(cfg)
     best = BestWeights(cfg.train.monitor, cfg.train.mode.name)
     callbacks.append(best)
+    debugger = build_debugger(cfg.debugger)
+    callbacks += [debugger] if debugger else []
     trainer = build_trainer(cfg, callbacks)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -119,6 +124,8 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
         kept=kept,
         resumed_from=ckpt_path,
         processes=trainer.world_size,
+        debugger=debugger.entries() if debugger else None,
+        stopped_by=debugger.stopped_by if debugger else None,
     )
 
 
