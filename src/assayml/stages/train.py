@@ -89,6 +89,7 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out.write_json(models / SCHEMA_COPY, input_schema(cfg, transform))
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details)
+        card["debugger"] = result.debugger  # per rule: fired, step, figure (null: off)
         out.write_json(models / MODEL_CARD_FILE, card)
         seal_model(out, models)  # manifest.json: every file above, by SHA-256
         inputs = [
@@ -181,6 +182,7 @@ def training_details(cfg: AssayConfig, result, train_rows: int, val_rows: int) -
         "steps": result.steps,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "stopped_by": result.stopped_by,  # a debugger rule with action stop
         "resumed_from": result.resumed_from,
         "processes": result.processes,
         "monitor": cfg.train.monitor,
