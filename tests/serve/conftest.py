@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,3 +47,42 @@ def start_serve(cwd: Path, *args: str, wait_s: float = 90) -> tuple[subprocess.P
             time.sleep(0.2)
     process.kill()
     pytest.fail(f"assay serve did not answer /health within {wait_s:.0f} s")
+
+
+def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def second_model(credit_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The credit model trained again with another seed (other weights, the same data and
+    schema): a models folder, for variants, shadows and swaps."""
+    from assayml.config import compose, to_typed
+    from assayml.stages.table import get_stage
+    from tests.conftest import CREDIT, TINY
+
+    root = tmp_path_factory.mktemp("credit_seed7")
+    for part in ("conf", "data", "artifacts"):
+        shutil.copytree(credit_project / part, root / part)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        get_stage("train").run(to_typed(compose([*TINY, *CREDIT, "seed=7"], root / "conf")))
+    return root / "models"
+
+
+@pytest.fixture
+def two_versions(credit_project: Path, second_model: Path, tmp_path: Path) -> Path:
+    """A fresh registry holding credit v1 (the session's model, in production) and v2 (the
+    seed-7 model, approved, in no stage); returns the registry folder."""
+    registry = tmp_path / "registry"
+    base = ("registry", "--registry", str(registry))
+    for folder in (credit_project / "models", second_model):
+        done = assay(credit_project, *base, "register", str(folder), "--name", "credit")
+        assert done.returncode == 0, done.stderr
+    for version in ("1", "2"):
+        assay(credit_project, *base, "approve", "credit", version, "--reason", "validated")
+    done = assay(credit_project, *base, "promote", "credit", "1", "--stage", "production")
+    assert done.returncode == 0, done.stderr
+    return registry

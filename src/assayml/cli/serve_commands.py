@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from assayml.serve.limits import MAX_BODY_BYTES, MAX_ROWS
 from assayml.verbosity import say, verbose
 
 CAPTURE_DIR = "captured"
+SHADOW_DIR = "shadow"  # the shadow's records, inside the capture folder
 
 
 def _positive(text: str) -> int:
@@ -244,36 +246,60 @@ def run_serve(args: list[str]) -> int:
         "too small to gain from more, and on a busy machine waking them costs more)",
     )
     _model_options(p)
+    _variant_options(p)
     opts = p.parse_args(args)
     import torch
     import uvicorn
 
     torch.set_num_threads(opts.threads)
+    import prometheus_client
+
+    # a *_created series beside every counter doubles /metrics for a timestamp Prometheus
+    # does not use (it ingests them only with created-timestamp ingestion switched on)
+    prometheus_client.disable_created_metrics()
 
     from assayml.serve.batching import BatchSettings
     from assayml.serve.capture import CaptureWriter
-    from assayml.serve.deployed import load_deployed
+    from assayml.serve.launch import build_fleet
     from assayml.serve.limits import ServeLimits
     from assayml.serve.server import create_app
 
     try:
-        deployed = load_deployed(opts.model, opts.registry, opts.trust_builder)
+        served = build_fleet(
+            opts.model,
+            opts.variant,
+            opts.shadow,
+            opts.registry,
+            opts.trust_builder,
+            opts.route_seed,
+            opts.reload_interval,
+        )
     except AssayError as err:
         print(f"assay serve: error: {err}", file=sys.stderr)
         return err.exit_code
-    capture = None
+    capture = shadow_capture = None
     if opts.capture:
         capture = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
-    say(f"serving {deployed.lineage_id} on http://{opts.host}:{opts.port}")
+        if getattr(served, "shadow", None) is not None:
+            shadow_capture = CaptureWriter(
+                Path(opts.capture) / SHADOW_DIR, 1.0, opts.rotate, opts.capture_format
+            )
     limits = ServeLimits(opts.max_body_bytes, opts.max_rows)
     from assayml.serve.image_app import create_image_app
     from assayml.serve.images import ImageModel
 
-    if isinstance(deployed, ImageModel):
-        app = create_image_app(deployed, capture, opts.threshold, limits)
+    if isinstance(served, ImageModel):
+        say(f"serving {served.lineage_id} on http://{opts.host}:{opts.port}")
+        app = create_image_app(served, capture, opts.threshold, limits)
     else:
+        for v in served.variants:
+            say(f"{v.role} {v.name} ({v.weight:.3g}): {v.serving.deployed.lineage_id}")
+        say(f"serving on http://{opts.host}:{opts.port}")
         batching = BatchSettings(opts.max_batch, opts.max_wait_ms)
-        app = create_app(deployed, capture, opts.threshold, limits, batching)
+        token = opts.admin_token or os.environ.get("ASSAY_ADMIN_TOKEN") or None
+        app = create_app(
+            served, capture, opts.threshold, limits, batching, shadow_capture, admin_token=token
+        )
     uvicorn.run(
         app,
         host=opts.host,
@@ -281,3 +307,42 @@ def run_serve(args: list[str]) -> int:
         log_level="info" if verbose() else "warning",  # info: a line per request
     )
     return EXIT_OK
+
+
+def _variant_options(p: argparse.ArgumentParser) -> None:
+    from assayml.serve.fleet import RELOAD_S
+
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="REF=WEIGHT",
+        help="serve this model (registry ref or folder) to a share of the requests, weights "
+        "normalised to sum to 1; repeat for A/B (--variant churn@3=0.9 --variant "
+        "churn@4=0.1); a request with an X-Assay-Key header always gets the same variant",
+    )
+    p.add_argument(
+        "--shadow",
+        metavar="REF",
+        help="also send a copy of each request to this model, off the response path: its "
+        f"predictions are captured under <capture>/{SHADOW_DIR}/ and never returned",
+    )
+    p.add_argument(
+        "--route-seed",
+        type=int,
+        default=0,
+        help="seed of the draws that route requests without a key (default 0)",
+    )
+    p.add_argument(
+        "--reload-interval",
+        type=_non_negative,
+        default=RELOAD_S,
+        help="seconds between checks of what each registry ref names (churn@production); "
+        "a promoted version is loaded and swapped in without dropping a request; 0: only "
+        f"on POST /admin/reload (default {RELOAD_S:g})",
+    )
+    p.add_argument(
+        "--admin-token",
+        help="POST /admin/reload then needs 'Authorization: Bearer TOKEN' (default: "
+        "$ASSAY_ADMIN_TOKEN; without either, only requests from 127.0.0.1 or ::1)",
+    )

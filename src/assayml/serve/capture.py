@@ -1,7 +1,11 @@
 """Data capture: inputs and outputs of served or batch predictions, to rotating JSON-lines
 (or Parquet) files. Thread-safe: one lock guards sampling, buffering and writing, so under
 concurrent requests no record is lost or torn; ``close`` flushes what is buffered (the
-server calls it on graceful shutdown)."""
+server calls it on graceful shutdown).
+
+A record is ``{"id", "time", "model", "inputs", "outputs"}`` plus, from ``assay serve``,
+the fields it adds (``variant``, ``request_id``, and ``shadow: true`` in a shadow's folder);
+``assay monitor`` reads ``inputs.*``, ``outputs.prediction`` and ``id`` and ignores the rest."""
 
 from __future__ import annotations
 
@@ -38,30 +42,43 @@ class CaptureWriter:
         self._buffer: list[dict[str, Any]] = []
         self._in_file = 0
         self._file: Path | None = None
-        self.captured = 0
+        self.captured = 0  # records written
+        self.files = 0  # files started
 
-    def capture(self, inputs: list[dict], outputs: list[dict], model: str) -> list[str | None]:
-        """Capture each (input, output) pair that the sampling keeps; returns their ids."""
-        ids = []
+    @property
+    def pending(self) -> int:
+        """Records sampled and buffered, not yet written (the capture queue)."""
+        return len(self._buffer)
+
+    def capture(
+        self,
+        inputs: list[dict],
+        outputs: list[dict],
+        model: str,
+        extra: dict[str, Any] | None = None,
+        ids: list[str] | None = None,
+    ) -> list[str | None]:
+        """Capture each (input, output) pair that the sampling keeps; returns their ids.
+
+        Args:
+            extra: fields added to each record (e.g. the variant that answered).
+            ids: the records' ids, kept whatever the sampling (a shadow's records take
+                the ids of the live records they sit beside); default: new ones, sampled.
+        """
+        kept = []
         with self._lock:
-            for row, out in zip(inputs, outputs, strict=True):
-                if self.sample_rate < 1.0 and self._random.random() >= self.sample_rate:
-                    ids.append(None)
+            for i, (row, out) in enumerate(zip(inputs, outputs, strict=True)):
+                sampled = ids is not None or self.sample_rate >= 1.0
+                if not sampled and self._random.random() >= self.sample_rate:
+                    kept.append(None)
                     continue
-                record_id = uuid.uuid4().hex
-                self._buffer.append(
-                    {
-                        "id": record_id,
-                        "time": utc_now(),
-                        "model": model,
-                        "inputs": row,
-                        "outputs": out,
-                    }
-                )
-                ids.append(record_id)
+                record_id = uuid.uuid4().hex if ids is None else ids[i]
+                record = {"id": record_id, "time": utc_now(), "model": model}
+                self._buffer.append(record | (extra or {}) | {"inputs": row, "outputs": out})
+                kept.append(record_id)
             if len(self._buffer) >= self.flush_every:
                 self._flush()
-        return ids
+        return kept
 
     def close(self) -> None:
         with self._lock:
@@ -76,12 +93,14 @@ class CaptureWriter:
             path = self.directory / f"capture-{uuid.uuid4().hex[:12]}.parquet"
             pd.json_normalize(self._buffer).to_parquet(path, index=False)
             self.captured += len(self._buffer)
+            self.files += 1
             self._buffer = []
             return
         while self._buffer:  # JSON lines: append, rotating every max_records records
             if self._file is None or self._in_file >= self.max_records:
                 self._file = self.directory / f"capture-{uuid.uuid4().hex[:12]}.jsonl"
                 self._in_file = 0
+                self.files += 1
             batch = self._buffer[: self.max_records - self._in_file]
             self._buffer = self._buffer[len(batch) :]
             with open(self._file, "a", encoding="utf-8") as handle:

@@ -19,46 +19,73 @@ Each request is validated alone; concurrent valid requests are then answered tog
 from __future__ import annotations
 
 import gc
+import hmac
 import json
+import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from assayml.errors import DataError
+from assayml.errors import AssayError, DataError
 from assayml.models.inference import Predictions
-from assayml.serve.batching import BatchSettings, MicroBatcher, Shared
+from assayml.serve.batching import BatchSettings, Shared
 from assayml.serve.body_limit import BodyLimit
 from assayml.serve.capture import CaptureWriter
 from assayml.serve.deployed import Deployed, prediction_columns
 from assayml.serve.finite import Problem, model_inputs, nonfinite_outputs, transform_overflows
+from assayml.serve.fleet import Fleet, Serving, Variant
 from assayml.serve.limits import ServeLimits
-from assayml.serve.rows import parse_rows, plain, request_model, request_schema, row_model
+from assayml.serve.metrics import VARIANT_KEY, Observed, ServeMetrics, StateCollector
+from assayml.serve.routing import KEY_HEADER
+from assayml.serve.rows import parse_rows, plain, request_schema
+from assayml.serve.shadow import ShadowRunner
 
 INLINE_BYTES = 1 << 16  # bodies up to this size are parsed on the event loop (~40 us a row)
+ROWS_KEY = "assay.rows"  # the request's parsed rows, in its ASGI scope (for the shadow)
+LOOPBACK = ("127.0.0.1", "::1")
+# One sampling pass at a time in the process: MC dropout seeds torch's global generator for
+# the pass, and variants, a shadow and a model being swapped out can run passes at once.
+SAMPLING = threading.Lock()
 
 
 def create_app(
-    deployed: Deployed,
+    deployed: Deployed | Fleet,
     capture: CaptureWriter | None = None,
     threshold: float = 0.5,
     limits: ServeLimits | None = None,
     batching: BatchSettings | None = None,
+    shadow_capture: CaptureWriter | None = None,
+    admin_token: str | None = None,
 ) -> FastAPI:
-    """The app serving ``deployed``; ``capture`` (if any) is flushed on graceful shutdown."""
+    """The app serving ``deployed`` (one model, or a :class:`Fleet` of variants); the
+    captures (if any) are flushed on graceful shutdown."""
     limits, batching = limits or ServeLimits(), batching or BatchSettings()
-    row = row_model(deployed.schema)
-    body_model = request_model(row)
-    batcher = MicroBatcher(
-        lambda requests: answer_requests(deployed, requests, threshold, capture), batching
+    fleet = deployed if isinstance(deployed, Fleet) else single(deployed)
+    metrics = ServeMetrics()
+    fleet.bind(
+        lambda model, variant, requests: answer_requests(
+            model, requests, threshold, capture, variant
+        ),
+        batching,
     )
+    shadow = None
+    if fleet.shadow is not None:
+        shadow = ShadowRunner(
+            fleet.shadow,
+            lambda model, requests: answer_requests(model, requests, threshold),
+            metrics,
+            shadow_capture,
+        )
+    metrics.registry.register(StateCollector(partial(_state, fleet, capture, shadow)))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -68,35 +95,68 @@ def create_app(
         # it out (p99 of 150-200 ms); frozen, 2 ms.
         gc.collect()
         gc.freeze()
-        batcher.start()
+        fleet.start()
+        if shadow is not None:
+            shadow.start()
         yield
-        await batcher.stop()  # the pass under way finishes first
+        await fleet.stop()  # the passes under way finish first
+        if shadow is not None:
+            await run_in_threadpool(shadow.close)  # its queue, then its capture
         if capture is not None:
             capture.close()  # graceful shutdown: nothing buffered is lost
 
-    app = FastAPI(title=f"assay: {deployed.name}", lifespan=lifespan)
+    first = fleet.live[0]
+    app = FastAPI(title=f"assay: {first.serving.deployed.name}", lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(Observed, metrics=metrics)  # outermost: sees every answer, 413 too
 
     @app.get("/health")
     def health() -> dict[str, str]:
-        return {"status": "ok", "model": deployed.lineage_id}
+        return {"status": "ok", "model": first.serving.deployed.lineage_id}
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
         settings = {"max_batch": batching.max_batch, "max_wait_ms": batching.max_wait_ms}
-        return {**deployed.metadata(), "batching": settings | batcher.stats.as_dict()}
+        serving = first.serving
+        return {
+            **serving.deployed.metadata(),
+            "batching": settings | serving.batcher.stats.as_dict(),
+            "variants": [_variant_metadata(v) for v in fleet.variants],
+        }
 
-    @app.post("/predict", openapi_extra={"requestBody": request_schema(row, limits.max_rows)})
+    @app.get("/metrics")
+    def prometheus(request: Request) -> Response:
+        return metrics.exposition(request.headers.get("accept", ""))
+
+    @app.post("/admin/reload")
+    async def reload(request: Request) -> dict[str, Any]:
+        check_admin(request, admin_token)
+        try:
+            return {"variants": await fleet.reload()}
+        except AssayError as err:
+            detail = f"reload refused, still serving the same models: {err}"
+            raise HTTPException(409, detail) from None
+
+    @app.post(
+        "/predict",
+        openapi_extra={"requestBody": request_schema(first.serving.row, limits.max_rows)},
+    )
     async def predict(request: Request) -> JSONResponse:
-        body = await request.body()  # bounded by BodyLimit
-        if len(body) <= INLINE_BYTES:
-            rows = parse_rows(body, body_model, limits.max_rows)
-        else:  # a large body: off the loop
-            rows = await run_in_threadpool(parse_rows, body, body_model, limits.max_rows)
-        records, shared = await batcher.submit(rows, request.client)
+        variant = fleet.pick(request.headers.get(KEY_HEADER))
+        request.scope[VARIANT_KEY] = variant.name
+        serving = variant.serving  # the model this request starts and finishes on
+        serving.open += 1
+        try:
+            records, shared = await _answer(request, serving, limits.max_rows)
+        finally:
+            serving.open -= 1
+        metrics.rows.labels(variant.name).inc(len(records))
+        if shadow is not None:
+            shadow.offer(records_rows(request), [r["capture_id"] for r in records])
         return JSONResponse(
-            {"model": deployed.lineage_id, "predictions": records},
+            {"model": serving.deployed.lineage_id, "variant": variant.name, "predictions": records},
             headers={
+                "X-Assay-Variant": variant.name,
                 "X-Assay-Batch-Rows": str(shared.rows),
                 "X-Assay-Batch-Requests": str(shared.requests),
             },
@@ -105,11 +165,77 @@ def create_app(
     return app
 
 
+async def _answer(request: Request, serving: Serving, max_rows: int) -> tuple[list[dict], Shared]:
+    body = await request.body()  # bounded by BodyLimit
+    if len(body) <= INLINE_BYTES:
+        rows = parse_rows(body, serving.body, max_rows)
+    else:  # a large body: off the loop
+        rows = await run_in_threadpool(parse_rows, body, serving.body, max_rows)
+    request.scope[ROWS_KEY] = rows
+    return await serving.batcher.submit(rows, request.client)
+
+
+def records_rows(request: Request) -> list[dict]:
+    return request.scope[ROWS_KEY]
+
+
+def single(deployed: Deployed, name: str | None = None) -> Fleet:
+    """One model, as ``assay serve --model`` serves it: one live variant, weight 1."""
+    return Fleet([Variant(name or deployed.name, None, "live", 1.0, placeholder(deployed))])
+
+
+def placeholder(deployed: Deployed) -> Serving:
+    """A model not yet bound to an app (:meth:`Fleet.bind` makes its schema and batcher)."""
+    return Serving(deployed, None, None, None)  # type: ignore[arg-type]
+
+
+def _variant_metadata(variant: Variant) -> dict[str, Any]:
+    serving = variant.serving
+    out = {"name": variant.name, "role": variant.role, "weight": variant.weight}
+    out |= {"ref": variant.ref, "model": serving.deployed.lineage_id}
+    out |= {"version": serving.deployed.version, "swaps": variant.swaps}
+    if serving.batcher is not None:
+        out["batching"] = serving.batcher.stats.as_dict()
+    return out
+
+
+def _state(fleet: Fleet, capture, shadow) -> dict[str, Any]:
+    models = [
+        {"variant": v.name, "role": v.role, "ref": v.ref or ""} | v.serving.identity()
+        for v in fleet.variants
+    ]
+    captures = {"live": capture} if capture is not None else {}
+    if shadow is not None and shadow.capture is not None:
+        captures["shadow"] = shadow.capture
+    return {
+        "models": models,
+        "swaps": {v.name: v.swaps for v in fleet.variants},
+        "captures": captures,
+        "shadow_queue": None if shadow is None else shadow.queue.qsize(),
+    }
+
+
+def check_admin(request: Request, token: str | None) -> None:
+    """``/admin/*``: with ``--admin-token`` (or ``$ASSAY_ADMIN_TOKEN``), only a request
+    carrying ``Authorization: Bearer TOKEN``; without one, only from this machine."""
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(403, "admin: give Authorization: Bearer <the --admin-token>")
+        return
+    host = request.client.host if request.client else ""
+    if host not in LOOPBACK:
+        raise HTTPException(
+            403, "admin: only from this machine (127.0.0.1) unless --admin-token is set"
+        )
+
+
 def answer_requests(
     deployed: Deployed,
     requests: list[list[dict]],
     threshold: float,
     capture: CaptureWriter | None = None,
+    variant: str | None = None,
 ) -> list[tuple[Any, Shared]]:
     """Each request's prediction records (captured, with their ids) or its exception, and
     the pass that answered it.
@@ -129,10 +255,12 @@ def answer_requests(
         together = _answer_together(deployed, [requests[i] for i in members], threshold)
         if together is not None:
             for i, (records, shared) in zip(members, together, strict=True):
-                answers[i] = (_captured(capture, deployed, requests[i], records), shared)
+                answers[i] = (_captured(capture, deployed, requests[i], records, variant), shared)
             continue
         for i in members:
-            answers[i] = _answer_alone(deployed, requests[i], threshold, capture, len(members) > 1)
+            answers[i] = _answer_alone(
+                deployed, requests[i], threshold, capture, len(members) > 1, variant
+            )
     return answers
 
 
@@ -158,22 +286,29 @@ def _answer_alone(
     threshold: float,
     capture: CaptureWriter | None,
     retried: bool = False,
+    variant: str | None = None,
 ) -> tuple[Any, Shared]:
     try:
-        result = _captured(capture, deployed, rows, predict_rows(deployed, rows, threshold))
+        records = predict_rows(deployed, rows, threshold)
+        result = _captured(capture, deployed, rows, records, variant)
     except Exception as err:  # the request's own answer (422, or 500)
         result = err
     return result, Shared(len(rows), 1, retried)
 
 
 def _captured(
-    capture: CaptureWriter | None, deployed: Deployed, rows: list[dict], records: list[dict]
+    capture: CaptureWriter | None,
+    deployed: Deployed,
+    rows: list[dict],
+    records: list[dict],
+    variant: str | None = None,
 ) -> list[dict]:
     # Copies: the answers then gain their ids, which a record already holds as its "id"
     # (captured as themselves, records flushed later held their own id in "outputs").
     ids = [None] * len(rows)
     if capture is not None:
-        ids = capture.capture(rows, [dict(r) for r in records], deployed.lineage_id)
+        extra = None if variant is None else {"variant": variant}
+        ids = capture.capture(rows, [dict(r) for r in records], deployed.lineage_id, extra)
     for record, record_id in zip(records, ids, strict=True):
         record["capture_id"] = record_id
     return records
@@ -209,7 +344,16 @@ def predict_rows(
 def _forward(
     deployed: Deployed, x: np.ndarray, threshold: float, sizes: Sequence[int] | None
 ) -> Predictions:
-    if not sizes or len(sizes) < 2 or not deployed.sampling.mc_samples:
+    if not deployed.sampling.mc_samples:
+        return deployed.predict_inputs(x, threshold)
+    with SAMPLING:  # MC dropout seeds torch's global generator for the pass
+        return _sampled(deployed, x, threshold, sizes)
+
+
+def _sampled(
+    deployed: Deployed, x: np.ndarray, threshold: float, sizes: Sequence[int] | None
+) -> Predictions:
+    if not sizes or len(sizes) < 2:
         return deployed.predict_inputs(x, threshold)
     bounds = np.cumsum([0, *sizes]).tolist()
     parts = [deployed.predict_inputs(x[a:b], threshold) for a, b in pairwise(bounds)]
