@@ -29,8 +29,12 @@ TINY = ("trainer.max_epochs=3", "trainer.enable_progress_bar=false", "logger=non
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh project root holding a copy of conf/; the working directory for the test."""
+    """A fresh project root holding a copy of conf/ (data=file with a complete data card);
+    the working directory for the test."""
+    from tests.card_helpers import fill_file_card
+
     shutil.copytree(REPO / "conf", tmp_path / "conf")
+    fill_file_card(tmp_path / "conf")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

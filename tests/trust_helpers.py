@@ -40,9 +40,12 @@ def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def project_dir(tmp_path: Path) -> Path:
-    """A project root holding a copy of this repository's conf/."""
+    """A project root holding a copy of this repository's conf/ (data=file with a card)."""
+    from tests.card_helpers import fill_file_card
+
     root = tmp_path / "project"
     shutil.copytree(REPO / "conf", root / "conf")
+    fill_file_card(root / "conf")
     return root
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, TINY, cli_env
 from tests.stages.helpers import all_files
 
@@ -24,6 +25,16 @@ columns:
   x2: {dtype: float, nullable: true}
   colour: {dtype: category, allowed: [red, green, blue]}
   y: {dtype: int, min: 0, max: 1}
+card:
+  owner: Test team
+  contact: tests@example.org
+  licence: proprietary
+  source: made up by the test
+  allowed_uses: [testing assayml]
+  forbidden_uses: []
+  personal_data: false
+  retention: until the test ends
+  access: [tests]
 """
 
 
@@ -58,6 +69,7 @@ def trained(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(REPO / "conf", root / "conf")
+    fill_file_card(root / "conf")
     (root / "conf" / "data" / "mine.yaml").write_text(MINE)
     (root / "data" / "raw").mkdir(parents=True)
     table().to_csv(root / "data" / "raw" / "mine.csv", index=False)
@@ -191,6 +203,7 @@ def test_run_on_images_and_regression(tmp_path: Path, args: list[str]) -> None:
     import shutil
 
     shutil.copytree(REPO / "conf", tmp_path / "conf")
+    fill_file_card(tmp_path / "conf")
     result = assay(
         tmp_path, "run", *args, "trainer.max_epochs=5", "trainer.enable_progress_bar=false"
     )

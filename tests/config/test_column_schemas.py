@@ -161,4 +161,6 @@ def test_dvc_exp_show_lists_no_column_declarations(tmp_path: Path) -> None:
     shown = dvc_run(repo, "exp", "show", "--csv", "--no-pager").stdout
     header = next(csv.reader(io.StringIO(shown)))
     assert not [c for c in header if c.startswith("data.columns")]
-    assert len([c for c in header if c.startswith("data.")]) < 30
+    settings = [c for c in header if c.startswith("data.") and not c.startswith("data.card.")]
+    assert len(settings) < 30
+    assert len([c for c in header if c.startswith("data.card.")]) == 9  # the data card

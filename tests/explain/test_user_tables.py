@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assayml.config import compose, to_typed
+from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, cli_env
 from tests.explain import user_tables as ref
 
@@ -52,6 +53,7 @@ def build(root: Path, *overrides: str) -> Path:
     from assayml.stages.table import get_stage
 
     shutil.copytree(REPO / "conf", root / "conf")
+    fill_file_card(root / "conf")
     ref.write_csv(ref.user_table(), root / "user.csv")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)

@@ -102,6 +102,7 @@ def _repair() -> int:
 AUDITED = {
     "monitor": None,
     "reproduce": None,
+    "forget": None,
     "registry": {"register", "approve", "reject", "promote", "archive"},
 }
 

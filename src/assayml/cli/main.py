@@ -60,6 +60,11 @@ TOOL_HELP = {
         "run_reproduce",
         "rebuild a registered model from its record and compare",
     ),
+    "forget": (
+        "assayml.cli.forget_command",
+        "run_forget",
+        "delete a data subject's rows: new data version, every copy found, audited",
+    ),
     "completion": (
         "assayml.cli.completion",
         "run_completion",

@@ -178,6 +178,8 @@ def format_list(registry, name: str | None) -> str:
                 for k in ("accuracy", "auroc", "rmse", "r2")
                 if isinstance(metrics.get(k), (int, float))
             )
+            if doc.get("deleted_data"):
+                shown += "  [trained on deleted data]"
             lines.append(
                 f"{model:<16} {doc['version']:>7}  {doc['status']:<22} "
                 f"{doc['stage'] or '-':<11} {doc['registered_at']:<24} "
@@ -196,6 +198,12 @@ def format_show(doc: dict[str, Any]) -> str:
         f"review: {doc.get('review') or '-'}",
         f"data: {data.get('path') or data.get('name')} rev {data.get('rev') or '-'} "
         f"md5 {data.get('md5')}",
+        *card_lines(meta.get("data_card")),
+        *[
+            f"TRAINED ON DELETED DATA: {d['request']} ({d['at']}): {d['rows']} rows of "
+            f"data md5 {d['data_md5']} forgotten; retrain it"
+            for d in doc.get("deleted_data") or []
+        ],
         f"code: commit {git.get('commit')} dirty {git.get('dirty')}",
         f"config hash: {meta.get('config_hash')}; weights sha256: {meta.get('weights_sha256')}",
         "metrics: "
@@ -209,6 +217,16 @@ def format_show(doc: dict[str, Any]) -> str:
         for h in doc["history"]
     ]
     return "\n".join(lines)
+
+
+def card_lines(card: dict[str, Any] | None) -> list[str]:
+    """The data card, one field a line; a version trained before cards existed says so."""
+    if not card:
+        return ["data card: none recorded"]
+    return ["data card:"] + [
+        f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in card.items()
+    ]
 
 
 def format_compare(result: dict[str, Any]) -> str:

@@ -103,6 +103,38 @@ class InsightsConfig:
 
 
 @dataclass
+class DataCardConfig:
+    """Who owns the data and how it may be used (a data card, as in Gebru et al.'s datasheets
+    and SageMaker's data governance). Every field is required for data you bring (a file, or
+    a DataModule that reads files): prepare names the first one missing (exit 2). The card
+    is copied into profile.json, the model card, the report, `registry show` and the lineage.
+    """
+
+    owner: str | None = None  # the person or team accountable for the data
+    contact: str | None = None  # where questions and deletion requests go (e-mail, channel)
+    licence: str | None = None  # SPDX id or terms, e.g. CC-BY-4.0, proprietary
+    source: str | None = None  # where it came from: system, study, vendor, URL
+    allowed_uses: list[str] | None = None  # at least one
+    forbidden_uses: list[str] | None = None  # [] when none are named
+    personal_data: bool | None = None  # true: rows describe identifiable people
+    retention: str | None = None  # how long it may be kept, e.g. "5 years after collection"
+    access: list[str] | None = None  # who may read it: roles, groups or people; at least one
+
+    def missing(self) -> list[str]:
+        """The fields not given, in declaration order."""
+        return [
+            name
+            for name, value in self.__dict__.items()
+            if value is None
+            or (isinstance(value, str) and not value.strip())
+            or (name in NON_EMPTY_CARD_LISTS and not value)
+        ]
+
+
+NON_EMPTY_CARD_LISTS = ("allowed_uses", "access")
+
+
+@dataclass
 class DataConfig:
     name: str = MISSING  # builtin: breast_cancer | wine | diabetes | digits | credit_synthetic
     source: DataSource = DataSource.builtin
@@ -115,6 +147,9 @@ class DataConfig:
     schema: str | None = None
     columns: dict[str, ColumnSpec] = field(default_factory=dict)  # declared, or changes to it
     sensitive: list[str] = field(default_factory=list)  # protected attributes (bias reports)
+    # the column naming each row's data subject (customer, patient id): its hash is kept per
+    # row, so `assay forget --keys` finds the subject in every version; null: rows by content
+    key: str | None = None
     # sensitive column -> its reference group, typed as you like (1, "1" and 1.0 match 1.0)
     reference_groups: dict[str, Any] = field(default_factory=dict)
     image_shape: list[int] | None = None  # e.g. [8, 8]: features are the pixels, row-major
@@ -127,6 +162,7 @@ class DataConfig:
     streaming: bool = False
     sample_rows: int = 100_000
     insights: InsightsConfig = field(default_factory=InsightsConfig)
+    card: DataCardConfig = field(default_factory=DataCardConfig)  # ownership and uses
 
     def __post_init__(self) -> None:
         if self.source is DataSource.file and not self.path:
@@ -142,6 +178,10 @@ class DataConfig:
             raise ValueError(f"sample_rows must be at least 1000, got {self.sample_rows}")
         if self.rev is not None and self.source is not DataSource.file:
             raise ValueError("data.rev applies to file sources only")
+        if self.key is not None and self.key == self.target:
+            raise ValueError(f"data.key '{self.key}' cannot be the target")
+        if self.key is not None and self.columns and self.key not in self.columns:
+            raise ValueError(f"data.key '{self.key}' is not among the declared columns")
         if self.target in self.sensitive:
             raise ValueError(f"target '{self.target}' cannot also be a sensitive attribute")
         if self.columns and self.target not in self.columns:

@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from assayml.config.data_schema import DataCardConfig
 from assayml.config.schema import Task
 from assayml.errors import ConfigError
 
@@ -54,6 +55,8 @@ class UserDataConfig:
     # and these name keys of that mapping (stages/datamodule.py: batch_facets).
     sensitive: list[str] = field(default_factory=list)
     reference_groups: dict[str, Any] = field(default_factory=dict)
+    # Ownership and uses (config/data_schema.py); required when the DataModule reads files.
+    card: DataCardConfig = field(default_factory=DataCardConfig)
 
 
 MODULE_RESERVED = tuple(f.name for f in dataclasses.fields(UserModuleConfig))

@@ -48,9 +48,14 @@ class Lineage:
 
 
 def build_lineage(
-    model: dict[str, Any], records: dict[str, dict], config: dict | None, dvc_lock: dict | None
+    model: dict[str, Any],
+    records: dict[str, dict],
+    config: dict | None,
+    dvc_lock: dict | None,
+    data_card: dict | None = None,
 ) -> Lineage:
-    """``model``: id, label and attributes of the model node; ``records``: stage records."""
+    """``model``: id, label and attributes of the model node; ``records``: stage records;
+    ``data_card``: the data's card as the model card recorded it (shown on the data node)."""
     nodes = [Node("model", "model", model["label"], model["attrs"])]
     edges: list[Edge] = []
     later, later_inputs = "model", {p: h for p, h in model.get("files", {}).items()}
@@ -63,11 +68,10 @@ def build_lineage(
         later, later_inputs = stage, record.get("inputs", {})
     prepare = records.get("prepare")
     if prepare is not None:
-        nodes.append(
-            Node(
-                "data", "data", _data_label(prepare["data"]), _data_attrs(prepare["data"], dvc_lock)
-            )
-        )
+        attrs = _data_attrs(prepare["data"], dvc_lock)
+        if data_card:
+            attrs["card"] = data_card
+        nodes.append(Node("data", "data", _data_label(prepare["data"]), attrs))
         edges.append(Edge("prepare", "data", None))
     return Lineage(nodes, edges)
 

@@ -17,7 +17,7 @@ def as_text(lineage: Lineage) -> str:
         pad = "   " * depth + ("└─ " if depth else "")
         lines.append(f"{pad}{node.label}")
         for key, value in node.attrs.items():
-            if key == "params":
+            if key in ("params", "card"):
                 value = _flat(value)
             lines.append(f"{'   ' * depth}   {key}: {value}")
         edge = links.get(node.id)

@@ -36,6 +36,7 @@ def from_models_dir(models: str | Path) -> Lineage:
         {k: v for k, v in records.items() if v},
         read_json(models / "config.json"),
         yaml.safe_load(lock.read_text()) if lock.is_file() else None,
+        (read_json(models / "model_card.json") or {}).get("data_card"),
     )
 
 
@@ -59,7 +60,10 @@ def from_version(registry, doc: dict) -> Lineage:
             "review": doc.get("review"),
         },
     }
-    return build_lineage(model, meta.get("records") or {}, meta.get("params"), meta.get("dvc_lock"))
+    card = (meta.get("model_card") or {}).get("data_card")
+    return build_lineage(
+        model, meta.get("records") or {}, meta.get("params"), meta.get("dvc_lock"), card
+    )
 
 
 def _md5(data: bytes) -> str:

@@ -24,6 +24,7 @@ RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
 # What `assay report` shows of a version, stored with it (paths relative to the run folder).
 EVIDENCE = (
     "data/prepared/profile.json",
+    "data/prepared/fingerprints.parquet",  # what `assay forget` matches (no values)
     "metrics/evaluate.json",
     "plots/evaluate/*.png",
     "reports/explain/*.json",
@@ -65,6 +66,7 @@ def collect(
         "params": _json(models / "config.json"),
         "config_hash": card.get("config_hash"),
         "data": card.get("data"),
+        "data_card": card.get("data_card"),  # who owns the data, how it may be used
         "git": git,
         "environment": env,
         "weights_sha256": card.get("weights_sha256"),

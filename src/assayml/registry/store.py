@@ -192,6 +192,16 @@ class Registry:
             doc["stage"], doc["archived"] = None, True
             return self._changed(doc, user, "archive", reason)
 
+    def flag_deleted_data(
+        self, name: str, version: int, user: str, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Mark a version as trained on data since deleted (``assay forget``): shown by
+        ``registry show`` and ``list``; ``request`` holds ids and counts, never values."""
+        with self._lock():
+            doc = self.get(name, version)
+            doc.setdefault("deleted_data", []).append(request)
+            return self._changed(doc, user, "trained on deleted data", request["request"])
+
     def _changed(self, doc, user, action, reason) -> dict[str, Any]:
         doc["history"].append({"time": utc_now(), "user": user, "action": action, "reason": reason})
         self._write(doc)

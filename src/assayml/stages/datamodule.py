@@ -37,7 +37,8 @@ def data_node(cfg: AssayConfig) -> dict[str, Any]:
     """``cfg.data`` as the plain mapping Hydra instantiates."""
     from assayml.config.user_modules import constructor_node
 
-    return constructor_node(cfg.data)
+    # the card is governance, not a setting of the batches: a change to it retrains nothing
+    return {k: v for k, v in constructor_node(cfg.data).items() if k != "card"}
 
 
 def revision_root(cfg: AssayConfig) -> Path | None:
@@ -183,9 +184,11 @@ def infer_task(cfg: AssayConfig, labels) -> tuple[str, list[Any]]:
 
 def run_prepare_module(cfg: AssayConfig) -> StageRecord:
     """Write ``profile.json`` (no split files: the DataModule splits) and the record."""
+    from assayml.data.card import card_dict, check_card
     from assayml.data.module_files import combined_md5, file_identities
     from assayml.records import resolve_rev
 
+    check_card(cfg.data)
     started = utc_now()
     module = build_datamodule(cfg, "fit")  # prepare_data may write the files it reads
     copy = revision_root(cfg)
@@ -224,6 +227,7 @@ def run_prepare_module(cfg: AssayConfig) -> StageRecord:
         "data": data,
         # batch_size, fractions, seed...: not in the rows above, yet they change the batches
         "datamodule_config": data_node(cfg),
+        "card": card_dict(cfg.data.card),
     }
     out_dir = Path(cfg.paths.prepared_dir)
     with atomic_outputs() as out:

@@ -12,6 +12,14 @@ import pandas as pd
 
 from assayml.config.schema import AssayConfig, ColumnSpec
 from assayml.data import insights
+from assayml.data.card import card_dict, check_card
+from assayml.data.fingerprints import (
+    FINGERPRINT_FILE,
+    key_fingerprints,
+    mark_rows,
+    row_fingerprints,
+    take_marks,
+)
 from assayml.data.insights_stream import StreamingInsights
 from assayml.data.profile import profile_splits
 from assayml.data.schema import declared_columns, validate_frame
@@ -36,6 +44,7 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         from assayml.stages.datamodule import run_prepare_module
 
         return run_prepare_module(cfg)
+    check_card(cfg.data)
     started = utc_now()
     if cfg.data.streaming:
         return run_prepare_streaming(cfg, started)
@@ -44,9 +53,12 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
     columns = declared_columns(cfg.data, raw.frame)
     frame = validate_frame(raw.frame, cfg.data, where)
     task = resolve_task(cfg.data, frame[cfg.data.target])
+    rows, keys = fingerprints(cfg, frame, where)  # of the validated table, all its columns
     found, frame = whole_table_insights(cfg, frame, raw.frame, task.name)
     columns = {name: spec for name, spec in columns.items() if name in frame.columns}
-    splits = split_frame(frame, cfg.data.target, task, cfg.data.split, cfg.seed)
+    marked = mark_rows(frame, rows, keys)
+    splits = split_frame(marked, cfg.data.target, task, cfg.data.split, cfg.seed)
+    prints = take_marks(splits)
     found += train_insights(cfg, splits["train"], task.name, where, found)
     check_facets(cfg, splits["train"])
     data = {"md5": raw.md5, **raw.origin}
@@ -55,6 +67,7 @@ def run_prepare(cfg: AssayConfig) -> StageRecord:
         out.own_dir(out_dir)
         for name, part in splits.items():
             out.write_bytes(out_dir / f"{name}.parquet", parquet_bytes(part))
+        out.write_bytes(out_dir / FINGERPRINT_FILE, parquet_bytes(prints))
         profile = profile_splits(splits, cfg.data.target, task.name)
         profile["insights"] = [i.to_dict() for i in found]
         write_profile(out, cfg, profile, data, columns)
@@ -143,6 +156,18 @@ def run_prepare_streaming(cfg: AssayConfig, started: str) -> StageRecord:
         return finish_record(out, "prepare", cfg, data, [], started, details)
 
 
+def fingerprints(cfg: AssayConfig, frame: pd.DataFrame, where: str):
+    """(row fingerprints, key fingerprints or None) of the validated table."""
+    key = cfg.data.key
+    if key is not None and key not in frame.columns:
+        raise DataError(f"{where}: data.key '{key}' is not a column of the table")
+    keys = key_fingerprints(frame[key]) if key is not None else None
+    if keys is not None and frame[key].isna().any():
+        row = int(frame[key].isna().to_numpy().argmax())
+        raise DataError(f"{where}: row {row}: data.key '{key}' is missing (every row needs one)")
+    return row_fingerprints(frame), keys
+
+
 def whole_table_insights(cfg: AssayConfig, frame, raw, task: str):
     """(findings about columns and whole rows, ``frame`` without id_like columns when
     ``data.insights.drop_id_like``)."""
@@ -204,6 +229,7 @@ def write_profile(out, cfg: AssayConfig, profile: dict, data: dict, columns) -> 
             for k, v in cfg.data.reference_groups.items()
         },
         image_shape=cfg.data.image_shape,
+        card=card_dict(cfg.data.card),
         hashes=out.digests(),
     )
     out.write_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, profile)

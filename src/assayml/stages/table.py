@@ -108,6 +108,7 @@ STAGES: tuple[Stage, ...] = (
             "logger",
             "tags",
             "ckpt_path",
+            "data.card",  # copied into the model card
         ),
         outputs=("models",),
         code=(

@@ -217,8 +217,13 @@ def card_provenance(cfg, spec: ModelSpec, data: dict) -> dict:
     that follow from the inputs only, since DVC hashes ``models/``. When and where it was
     trained, and the git commit checked out, are the train stage's volatile facts
     (records.py); the registry joins them to the card when the model is registered."""
+    from assayml.stages.common import read_json
+    from assayml.stages.prepare import PROFILE_FILE
+
+    profile = read_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, "prepare")
     return {
         "data": data,
+        "data_card": profile.get("card"),  # who owns the data, how it may be used
         "tags": list(cfg.tags),
         "config_hash": config_hash(cfg),
         "weights_sha256": spec.weights_sha256,
