@@ -47,6 +47,37 @@ class BiasConfig:
 
 
 @dataclass
+class RobustnessConfig:
+    """Prediction robustness (explain/robustness.py): every row of the split is perturbed
+    ``repeats`` times with seeded noise within each feature's scale; a row flips when its
+    predicted class changes (regression: its prediction moves more than ``tolerance``)."""
+
+    enabled: bool = True
+    noise: float = 0.05  # numeric: noise sd as a fraction of the column's training sd, > 0
+    repeats: int = 20  # perturbed copies per row, >= 1
+    # Categorical columns: the chance each value is swapped for another training category,
+    # [0, 1); 0 leaves them as they are (a category has no "small" change).
+    categorical_swap: float = 0.0
+    tolerance: float = 0.1  # regression: a move above this many training target sds flips
+    threshold: float = 0.1  # the model is flagged when more than this share of rows flip
+    rows: int = 10  # the least robust rows listed, >= 0
+
+    def __post_init__(self) -> None:
+        if not self.noise > 0 or self.repeats < 1 or self.rows < 0:
+            raise ValueError(
+                "explain.robustness: noise must be > 0, repeats >= 1 and rows >= 0, got "
+                f"{self.noise}, {self.repeats}, {self.rows}"
+            )
+        if not 0 <= self.categorical_swap < 1 or not 0 <= self.threshold <= 1:
+            raise ValueError(
+                "explain.robustness: categorical_swap must lie in [0, 1) and threshold in "
+                f"[0, 1], got {self.categorical_swap}, {self.threshold}"
+            )
+        if not self.tolerance > 0:
+            raise ValueError(f"explain.robustness.tolerance must be > 0, got {self.tolerance}")
+
+
+@dataclass
 class ExplainConfig:
     # integrated_gradients | kernel_shap | lime | saliency | deeplift | gradient_shap |
     # occlusion (images)
@@ -71,6 +102,7 @@ class ExplainConfig:
     # no matplotlib (about 1 s less on the default config; the report then has no figures)
     figures: str = "png"
     bias: BiasConfig = field(default_factory=BiasConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 
     def __post_init__(self) -> None:
         if self.figures not in ("png", "data"):

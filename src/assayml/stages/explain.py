@@ -82,6 +82,9 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         report, figures = local_report(ctx, pred, rows, target)
         steps.next("global explanations")
         report["global"], global_figures = global_report(ctx, pred)
+        robust = robustness_section(ctx) if cfg.explain.robustness.enabled else None
+        if robust is not None:  # the summary in explain.json, every row in robustness.json
+            report["robustness"] = {k: v for k, v in robust.items() if k != "per_row"}
         bias = None
         steps.next("bias")
         if pred.task != "regression" and ctx.profile.get("sensitive"):
@@ -97,6 +100,8 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         out.write_json(out_dir / "explain.json", report)
         if bias is not None:
             out.write_json(out_dir / "bias.json", bias)
+        if robust is not None:
+            out.write_json(out_dir / "robustness.json", robust)
         for name, content in {**figures, **global_figures}.items():
             if name.endswith(".png"):
                 out.write_bytes(out_dir / name, content)
@@ -244,6 +249,15 @@ def global_report(ctx: Context, pred):
     }, figures
 
 
+def robustness_section(ctx: Context) -> dict[str, Any]:
+    """Flip rates under small seeded perturbations (explain/robustness.py)."""
+    from assayml.explain.robustness import robustness
+
+    raw = ctx.split[ctx.transform.input_columns]
+    settings, threshold = ctx.cfg.explain.robustness, ctx.cfg.evaluate.threshold
+    return robustness(ctx.estimator, raw, ctx.train, settings, ctx.seed, threshold)
+
+
 def draws_png(ecfg) -> bool:
     """``explain.figures``: ``png`` (the default) draws the PNG figures beside their data;
     ``data`` writes only the data (JSON records for ``dvc plots``), skipping matplotlib."""
@@ -378,6 +392,8 @@ def summary(report: dict[str, Any], bias: dict[str, Any] | None) -> dict[str, An
         "top_column": report["global"]["mean_abs_shap"][0]["column"],
         "surrogate_fidelity": report["global"]["surrogate"]["fidelity"],
     }
+    if "robustness" in report:
+        details["robustness_flagged"] = report["robustness"]["flagged"]
     if bias is not None:
         details["bias_flags"] = len(bias["flags"])
     elif report.get("bias_skipped"):

@@ -1,0 +1,161 @@
+"""Prediction robustness: do small changes in the input change the output?
+
+Every row of the explained split is copied ``repeats`` times and each copy perturbed with
+seeded noise within each feature's scale; a copy *flips* when its predicted class differs
+from the row's own prediction (regression: when its prediction moves more than
+``tolerance`` training target standard deviations). Reported per row (its share of flipped
+copies), overall, and the least robust rows; the model is flagged when more than
+``threshold`` of the rows flip at least once. Like the bias thresholds, a flag is reported
+(``robustness.json``, ``explain.json``, the report), not an error.
+
+The perturbation, drawn from ``numpy.random.default_rng(seed)`` in this order:
+
+1. numeric columns: ``eps = rng.standard_normal((repeats, rows, numeric))``, and copy r of
+   row i gets ``x + noise * sd * eps[r, i]``, sd being the column's training standard
+   deviation (population, missing values left out). A missing value stays missing (the
+   transform imputes it as before); a ``features.numeric.log`` column is clipped at 0.
+2. categorical columns, only with ``categorical_swap > 0``: ``u = rng.random((repeats, rows,
+   categorical))`` and ``pick = rng.integers(0, 2**31, (repeats, rows, categorical))``;
+   where ``u < categorical_swap`` the value becomes the training category
+   ``others[pick % len(others)]``, others being the column's fitted categories but the
+   row's own. Left unchanged by default: a category has no "small" change.
+
+All copies go through the saved feature transform and the model in a few batched forwards
+(as permutation importance does, ``global_explain.py``). Same seed, same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assayml.config.explain_schema import RobustnessConfig
+from assayml.explain.selection import plain
+from assayml.models.inference import predict
+
+BATCH_VALUES = 1 << 22  # feature values per batched forward (16 MB of float32)
+
+
+def perturbed_copies(
+    frame: pd.DataFrame, train: pd.DataFrame, transform, settings: RobustnessConfig, seed: int
+) -> pd.DataFrame:
+    """[repeats * rows] raw rows: copy r of row i at position r * rows + i."""
+    rows, repeats = len(frame), settings.repeats
+    rng = np.random.default_rng(seed)
+    copies = pd.concat([frame] * repeats, ignore_index=True)
+    numeric = transform.numeric
+    eps = rng.standard_normal((repeats, rows, len(numeric)))
+    for j, col in enumerate(numeric):
+        values = pd.to_numeric(frame[col.name]).to_numpy(dtype=np.float64, na_value=np.nan)
+        known = pd.to_numeric(train[col.name]).to_numpy(dtype=np.float64, na_value=np.nan)
+        known = known[~np.isnan(known)]
+        sd = float(known.std()) if len(known) else 0.0
+        moved = values[None, :] + settings.noise * sd * eps[:, :, j]  # [repeats, rows]
+        if col.log:
+            moved = np.maximum(moved, 0.0)
+        copies[col.name] = moved.reshape(-1)
+    if settings.categorical_swap > 0 and transform.categorical:
+        shape = (repeats, rows, len(transform.categorical))
+        swap, pick = rng.random(shape), rng.integers(0, 2**31, shape)
+        for j, col in enumerate(transform.categorical):
+            copies[col.name] = _swapped(
+                frame[col.name], col.categories, swap[:, :, j] < settings.categorical_swap,
+                pick[:, :, j],
+            )  # fmt: skip
+    return copies
+
+
+def _swapped(values: pd.Series, categories: list, swap: np.ndarray, pick: np.ndarray) -> list:
+    """[repeats * rows] values: each swapped one replaced by another fitted category."""
+    out = []
+    own = list(values)
+    real = [c for c in categories if not str(c).startswith("__")]  # not "__missing__"
+    for r in range(swap.shape[0]):
+        for i, value in enumerate(own):
+            others = [c for c in real if c != str(value)]
+            out.append(others[pick[r, i] % len(others)] if swap[r, i] and others else value)
+    return out
+
+
+def robustness(
+    estimator,
+    frame: pd.DataFrame,
+    train: pd.DataFrame,
+    settings: RobustnessConfig,
+    seed: int,
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """The robustness report of ``estimator`` (explain/model.py's raw-row model) on
+    ``frame`` (the split's input columns); ``threshold``: the binary decision threshold
+    (``evaluate.threshold``), as the row's own prediction uses it."""
+    transform = estimator.transform
+    regression = transform.target.task == "regression"
+    rows, repeats = len(frame), settings.repeats
+    base = _outputs(estimator, transform.transform(frame), rows, threshold)
+    x = transform.transform(perturbed_copies(frame, train, transform, settings, seed))
+    moved = _outputs(estimator, x, rows, threshold).reshape(repeats, rows)
+    if regression:
+        change = np.abs(moved - base[None, :])  # [repeats, rows], target units
+        limit = settings.tolerance * transform.target.std
+        flips = change > limit
+    else:
+        flips = moved != base[None, :]
+    per_row = flips.mean(axis=0)  # [rows]
+    flipped_rows = float((per_row > 0).mean()) if rows else 0.0
+    report = {
+        "rows": rows,
+        "repeats": repeats,
+        "noise": settings.noise,
+        "categorical_swap": settings.categorical_swap,
+        "measure": f"|change| > {settings.tolerance} target sd" if regression else "class flip",
+        "flipped_rows": round(flipped_rows, 6),  # rows that flip at least once
+        "flip_rate": round(float(flips.mean()) if rows else 0.0, 6),  # of all copies
+        "threshold": settings.threshold,
+        "flagged": flipped_rows > settings.threshold,
+        "least_robust": _least_robust(per_row, flips, moved, base, transform, settings.rows),
+        "per_row": [round(float(v), 6) for v in per_row],
+    }
+    if regression:
+        report["tolerance"] = round(float(limit), 6)
+        report["max_change"] = round(float(change.max()), 6) if rows else 0.0
+    return report
+
+
+def _least_robust(per_row, flips, moved, base, transform, count: int) -> list[dict[str, Any]]:
+    """The ``count`` rows that flip most often (ties: lower row first), flipped ones only."""
+    order = np.argsort(-per_row, kind="stable")
+    listed = []
+    regression = transform.target.task == "regression"
+    for i in order[:count]:
+        if per_row[i] == 0:
+            break
+        entry: dict[str, Any] = {"row": int(i), "flip_rate": round(float(per_row[i]), 6)}
+        if regression:
+            entry["prediction"] = round(float(base[i]), 6)
+            entry["max_change"] = round(float(np.abs(moved[:, i] - base[i]).max()), 6)
+        else:
+            classes = transform.target.classes
+            entry["prediction"] = plain(classes[int(base[i])])
+            went = moved[flips[:, i], i]
+            values, counts = np.unique(went, return_counts=True)
+            entry["flipped_to"] = {
+                str(plain(classes[int(v)])): int(c) for v, c in zip(values, counts, strict=True)
+            }
+        listed.append(entry)
+    return listed
+
+
+def _outputs(estimator, x: np.ndarray, block: int, threshold: float) -> np.ndarray:
+    """Predicted classes (or regression means) of transformed rows ``x``: stacked copies of
+    ``block`` rows each. Batched forwards, except under MC dropout, whose masks are drawn
+    from the model's seed per call: each copy then goes alone and sees the masks the
+    unperturbed rows saw (so a flip is the perturbation's, not the masks')."""
+    sampling = estimator.sampling
+    step = block if sampling.mc_samples else max(block, BATCH_VALUES // max(x.shape[1], 1))
+    parts = [
+        predict(estimator.net, estimator.transform, x[i : i + step], threshold, sampling).predicted
+        for i in range(0, len(x), max(step, 1))
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
