@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assayml.errors import ArtifactError
+from assayml.errors import ArtifactError, DataError
 from assayml.monitor import alerts
 from assayml.monitor.watch import Piece, closed_pieces, load_state, mark_read, read_pieces
 from assayml.monitor.watch import save_state as _save_state
@@ -59,6 +59,8 @@ def execute(watch: Watch, now: float | None = None) -> dict[str, Any] | None:
     Holds a lock on the state file throughout, so two monitors never share records."""
     from filelock import FileLock, Timeout
 
+    if not watch.folder.is_dir():
+        raise DataError(f"{watch.folder}: no such capture folder")
     watch.out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(watch.state_file) + ".lock")
     try:
