@@ -138,6 +138,11 @@ def test_flip_rates_match_an_independent_computation(make_cfg, project) -> None:
     assert all(sum(e["flipped_to"].values()) == round(e["flip_rate"] * 6) for e in listed)
     summary = json.loads((project / "reports/explain/explain.json").read_text())["robustness"]
     assert "per_row" not in summary and summary["flipped_rows"] == report["flipped_rows"]
+    from assayml.cli.report_command import write_report
+
+    page = write_report(None, None, None, project).read_text(encoding="utf-8")
+    assert 'id="robustness"' in page and f"<td>{listed[0]['row']}</td>" in page
+    assert 'id="training"' in page and "No training-debugger rule fired" in page
 
 
 def test_same_seed_same_bytes_other_seed_other_draws(make_cfg, project) -> None:

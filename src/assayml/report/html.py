@@ -29,10 +29,12 @@ SECTIONS = (
     ("overview", "Overview"),
     ("config", "Configuration"),
     ("data", "Data"),
+    ("training", "Training debugger"),
     ("metrics", "Metrics"),
     ("uncertainty", "Calibration and uncertainty"),
     ("explain", "Explanations"),
     ("bias", "Bias"),
+    ("robustness", "Robustness"),
     ("lineage", "Lineage"),
     ("audit", "Audit trail"),
     ("monitor", "Monitoring"),
@@ -51,6 +53,8 @@ def render(inputs: ReportInputs, generated_at: str) -> str:
         "uncertainty": _uncertainty(metrics, folder),
         "explain": _explain(read_output(folder / "reports" / "explain" / "explain.json"), folder),
         "bias": _bias(read_output(folder / "reports" / "explain" / "bias.json")),
+        "training": _debugger((inputs.model_card or {}).get("debugger")),
+        "robustness": _robustness(read_output(folder / "reports" / "explain" / "robustness.json")),
         "lineage": _pre(lineage_text(inputs.lineage)),
         "audit": _audit(inputs),
         "monitor": _monitor(inputs.monitor, inputs.monitor_source),
@@ -177,6 +181,55 @@ def _bias(bias: dict[str, Any] | None) -> str:
                     group_name = f"{column}={group} vs {facet.get('reference')}"
                     rows.append([_e(group_name), _e(kind), _e(name), _cell(value), mark])
     return verdict + _table(["group", "", "metric", "value", ""], rows)
+
+
+def _debugger(rules: dict[str, Any] | None) -> str:
+    """The training debugger's rules (model_card.json ``debugger``)."""
+    if not rules:
+        return ""
+    fired = [name for name, entry in rules.items() if entry.get("fired")]
+    verdict = (
+        f'<p class="bad">{len(fired)} rules fired: {_e(", ".join(fired))}.</p>'
+        if fired
+        else '<p class="ok">No training-debugger rule fired.</p>'
+    )
+    rows = [
+        [
+            _e(name),
+            '<span class="bad">fired</span>' if e.get("fired") else "",
+            _e(e.get("action")),
+            _cell(e.get("step")),
+            _cell(e.get("epoch")),
+            _cell(e.get("figure")),
+            _cell(e.get("threshold")),
+            _cell(e.get("worst")),
+            _cell(e.get("checks")),
+            _e(e.get("note")),
+        ]
+        for name, e in rules.items()
+    ]
+    head = ["rule", "", "action", "step", "epoch", "figure", "threshold", "worst", "checks", ""]
+    return verdict + _table(head, rows)
+
+
+def _robustness(report: dict[str, Any] | None) -> str:
+    """Flip rates under small perturbations (reports/explain/robustness.json)."""
+    if not report:
+        return ""
+    status, word = ("bad", "flagged") if report.get("flagged") else ("ok", "not flagged")
+    verdict = (
+        f'<p class="{status}">A share of {_cell(report.get("flipped_rows"))} of the '
+        f"{_cell(report.get('rows'))} rows flip ({_e(report.get('measure'))}) at least once in "
+        f"{_cell(report.get('repeats'))} perturbed copies (noise {_cell(report.get('noise'))} "
+        f"training sd); {_cell(report.get('flip_rate'))} of all copies; threshold "
+        f"{_cell(report.get('threshold'))}: {word}.</p>"
+    )
+    rows = [
+        [_cell(e.get("row")), _cell(e.get("flip_rate")), _cell(e.get("prediction")),
+         _e(e.get("flipped_to") or e.get("max_change"))]
+        for e in report.get("least_robust") or []
+    ]  # fmt: skip
+    return verdict + (_table(["row", "flip rate", "prediction", "moved to"], rows) if rows else "")
 
 
 def _audit(inputs: ReportInputs) -> str:

@@ -32,6 +32,7 @@ class ReportInputs:
     audit_intact: str = ""
     monitor: dict[str, Any] | None = None
     monitor_source: str | None = None
+    model_card: dict[str, Any] | None = None  # its `debugger` entries: the training section
 
 
 def from_run(run, root: Path) -> ReportInputs:
@@ -57,6 +58,7 @@ def from_run(run, root: Path) -> ReportInputs:
             config=doc.get("config"),
             lineage=_models_lineage(models),
             weights_sha256=_weights(models),
+            model_card=read_output(models / "model_card.json"),
         ),
         root,
         doc.get("config_hash"),
@@ -83,6 +85,7 @@ def from_workspace(root: Path) -> ReportInputs:
             config=read_output(models / "config.json"),
             lineage=_models_lineage(models),
             weights_sha256=_weights(models),
+            model_card=card or None,
         ),
         root,
         card.get("config_hash"),
@@ -112,6 +115,7 @@ def from_version(registry, doc: dict[str, Any], scratch: Path, root: Path) -> Re
             config=meta.get("params"),
             lineage=sources.from_version(registry, doc),
             weights_sha256=meta.get("weights_sha256"),
+            model_card=meta.get("model_card"),
         ),
         root,
         meta.get("config_hash"),
