@@ -64,7 +64,7 @@ def second_model(credit_project: Path, tmp_path_factory: pytest.TempPathFactory)
     from tests.conftest import CREDIT, TINY
 
     root = tmp_path_factory.mktemp("credit_seed7")
-    for part in ("conf", "data", "artifacts"):
+    for part in ("conf", "data", "artifacts", "records"):
         shutil.copytree(credit_project / part, root / part)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)

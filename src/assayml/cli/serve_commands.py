@@ -248,6 +248,13 @@ def run_serve(args: list[str]) -> int:
     _model_options(p)
     _variant_options(p)
     opts = p.parse_args(args)
+    from assayml.serve.routing import check_options
+
+    try:  # before the heavy imports: a typo is answered at once
+        check_options(opts.model, opts.variant)
+    except AssayError as err:
+        print(f"assay serve: error: {err}", file=sys.stderr)
+        return err.exit_code
     import torch
     import uvicorn
 
@@ -310,7 +317,7 @@ def run_serve(args: list[str]) -> int:
 
 
 def _variant_options(p: argparse.ArgumentParser) -> None:
-    from assayml.serve.fleet import RELOAD_S
+    from assayml.serve.limits import RELOAD_S
 
     p.add_argument(
         "--variant",

@@ -26,7 +26,6 @@ from assayml.serve.routing import Router
 from assayml.serve.rows import request_model, row_model
 
 log = logging.getLogger("assayml.serve")
-RELOAD_S = 30.0  # default --reload-interval: a registry reference re-resolved this often
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from assayml.errors import BadInputError, ConfigError
 from assayml.serve.deployed import Deployed, load_deployed
 from assayml.serve.fleet import Fleet, Loader, Variant
 from assayml.serve.images import ImageModel
-from assayml.serve.routing import parse_variants
+from assayml.serve.routing import check_options
 from assayml.serve.server import placeholder
 
 DEFAULT_NAME = "models"  # the variant's name when --model is not given
@@ -32,12 +32,7 @@ def build_fleet(
     Raises:
         BadInputError: (exit 2) naming the option and reference that cannot be loaded.
     """
-    if model is not None and variants:
-        raise BadInputError(
-            f"--model {model} and --variant: give the models to serve either as one --model "
-            "or as --variant REF=WEIGHT options, not both"
-        )
-    specs = parse_variants(list(variants)) if variants else None
+    specs = check_options(model, variants)
     loader = Loader(lambda ref: resolve(ref, registry), lambda ref: load(ref, registry, trust))
     if specs is None:
         deployed = _load(model, registry, trust, "--model")

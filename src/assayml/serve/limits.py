@@ -20,3 +20,6 @@ class ServeLimits:
         for name in ("max_body_bytes", "max_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+RELOAD_S = 30.0  # default --reload-interval: a registry reference re-resolved this often

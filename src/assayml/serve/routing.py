@@ -19,6 +19,7 @@ import hashlib
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -63,6 +64,21 @@ def parse_variants(texts: list[str]) -> list[VariantSpec]:
             f"--variant: the weights ({', '.join(texts)}) sum to 0: give one a weight above 0"
         )
     return [VariantSpec(ref, weight / total) for ref, weight in specs]
+
+
+def check_options(model: str | None, variants: Sequence[str]) -> list[VariantSpec] | None:
+    """The variants' references and normalised weights (None: ``--model`` alone).
+
+    Raises:
+        BadInputError: (exit 2) ``--model`` and ``--variant`` both given, or a variant
+            option that is not ``REF=WEIGHT`` with a weight of 0 or more (named).
+    """
+    if model is not None and variants:
+        raise BadInputError(
+            f"--model {model} and --variant: give the models to serve either as one --model "
+            "or as --variant REF=WEIGHT options, not both"
+        )
+    return parse_variants(list(variants)) if variants else None
 
 
 class Router:
