@@ -269,3 +269,86 @@ def test_members_trained_in_turn_merge_their_entries() -> None:
     assert merged["fired"] and merged["member"] == 1 and merged["step"] == 7
     assert merged["checks"] == 9 and merged["worst"] == 5e3
     assert merge_entries([None, None]) is None
+
+
+USER_MODULE = """
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Blobs(pl.LightningDataModule):
+    def setup(self, stage=None):
+        g = torch.Generator().manual_seed(0)
+        y = torch.randint(0, 2, (300,), generator=g)
+        x = torch.randn(300, 4, generator=g) + y[:, None] * 3.0
+        self.parts = {"test": (x[:60], y[:60]), "val": (x[60:120], y[60:120]),
+                      "train": (x[120:], y[120:])}
+
+    def _loader(self, part):
+        return DataLoader(TensorDataset(*self.parts[part]), batch_size=32)
+
+    def train_dataloader(self):
+        return self._loader("train")
+
+    def val_dataloader(self):
+        return self._loader("val")
+
+    def test_dataloader(self):
+        return self._loader("test")
+
+
+class TwoLogits(pl.LightningModule):
+    def __init__(self, lr: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        self.lr = lr
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, _):
+        x, y = batch
+        return nn.functional.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, _):
+        x, y = batch
+        self.log("val/loss", nn.functional.cross_entropy(self(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+"""
+
+
+def test_the_rules_run_on_a_users_lightning_module(project, monkeypatch) -> None:
+    """Automatic optimisation, the user's own batches and logging: the step rules read
+    gradients, weights, ReLU outputs, labels and the step's loss; the loss rules say that
+    the module logs no train/loss."""
+    (project / "usercode").mkdir()
+    (project / "usercode" / "__init__.py").write_text("")
+    (project / "usercode" / "blobs.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(project))
+    (project / "conf/model/two_logits.yaml").write_text("_target_: usercode.blobs.TwoLogits\n")
+    (project / "conf/data/blobs.yaml").write_text("_target_: usercode.blobs.Blobs\n")
+    base = [*TINY, "data=blobs", "model=two_logits", EVERY_STEP]
+    cfg = to_typed(compose(base, project / "conf"))
+    for stage in ("prepare", "features", "train"):
+        get_stage(stage).run(cfg)
+    card = json.loads((project / "models/model_card.json").read_text())
+    assert fired(card) == set()
+    rules = card["debugger"]
+    assert rules["loss_not_decreasing"]["note"] == "train/loss is not logged"
+    for name in ("vanishing_gradient", "dead_relu", "update_too_small"):
+        assert rules[name]["checks"] == 3 * 6, name  # 180 rows in batches of 32, 3 epochs
+    assert rules["class_imbalance"]["checks"] == 3  # the counts are judged per epoch
+    import torch
+
+    labels = torch.randint(0, 2, (300,), generator=torch.Generator().manual_seed(0))[120:]
+    counts = torch.bincount(labels).tolist()
+    assert rules["class_imbalance"]["worst"] == max(counts) / min(counts)
+    assert rules["nan_inf"]["checks"] > 3 * 6  # the loss, gradients and weights
+    cfg = to_typed(compose([*base, "+model.lr=1000.0"], project / "conf"))
+    get_stage("train").run(cfg)
+    card = json.loads((project / "models/model_card.json").read_text())
+    assert "update_too_large" in fired(card)
