@@ -105,6 +105,11 @@ def run_explain_module(cfg: AssayConfig) -> StageRecord:
         "rows": entries,
         "classes": profile["classes"],
     }
+    if ecfg.robustness.enabled:
+        report["robustness_skipped"] = (
+            "no robustness.json: its perturbations are drawn per table column, within the "
+            f"column's training sd, and {cfg.data._target_}'s batches are tensors"
+        )
     bias = None
     if cfg.data.sensitive:
         bias = module_bias(cfg, profile, data, y, facets, pred)
