@@ -92,6 +92,7 @@ class Fleet:
         self._answer: Answer | None = None
         self._lock = asyncio.Lock()  # one reload at a time
         self._tasks: set[asyncio.Task] = set()
+        self._refused: set[tuple] = set()  # (variant, role, resolved) that failed to load
 
     @property
     def variants(self) -> list[Variant]:
@@ -133,30 +134,35 @@ class Fleet:
         return self.live[self.router.pick(key)]
 
     # -- swapping ---------------------------------------------------------------------
-    async def reload(self) -> list[dict[str, Any]]:
+    async def reload(self, retry: bool = True) -> list[dict[str, Any]]:
         """Re-resolve every variant's reference; swap each whose model changed. Returns,
-        per variant, what it served before and serves now (``swapped``)."""
-        from starlette.concurrency import run_in_threadpool
-
+        per variant, what it served before and serves now (``swapped``), and ``error``
+        where the reference or its new version could not be loaded: that variant keeps
+        its model. The poll leaves a version that failed alone until the reference moves
+        again (``retry=False``); ``POST /admin/reload`` tries it again."""
         if self.loader is None:
             return []
-        done = []
         async with self._lock:
-            for variant in self.variants:
-                before = variant.serving.deployed
-                now = await run_in_threadpool(self.loader.resolve, variant.ref)
-                changed = now is not None and now != (before.name, before.version)
-                if changed:
-                    fresh = await run_in_threadpool(self._load, variant)
-                    self._swap(variant, fresh)
-                done.append(
-                    {
-                        "variant": variant.name,
-                        "before": before.lineage_id,
-                        "now": variant.serving.deployed.lineage_id,
-                        "swapped": changed,
-                    }
-                )
+            return [await self._reload(variant, retry) for variant in self.variants]
+
+    async def _reload(self, variant: Variant, retry: bool) -> dict[str, Any]:
+        from starlette.concurrency import run_in_threadpool
+
+        before = variant.serving.deployed
+        done = {"variant": variant.name, "role": variant.role, "before": before.lineage_id}
+        try:
+            now = await run_in_threadpool(self.loader.resolve, variant.ref)
+            moved = now is not None and now != (before.name, before.version)
+            if moved and (retry or (variant.name, variant.role, now) not in self._refused):
+                try:
+                    self._swap(variant, await run_in_threadpool(self._load, variant))
+                except Exception:
+                    self._refused.add((variant.name, variant.role, now))
+                    raise
+        except Exception as err:  # this variant keeps its model; the others go on
+            done["error"] = " ".join(f"{type(err).__name__}: {err}".split())
+        done["now"] = variant.serving.deployed.lineage_id
+        done["swapped"] = variant.serving.deployed is not before
         return done
 
     def _load(self, variant: Variant) -> Serving:
@@ -188,10 +194,14 @@ class Fleet:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.reload_s)
-            try:
-                await self.reload()
-            except Exception as err:  # a bad new version: keep serving the current one
-                log.warning("assay serve: reload failed, still serving the same models: %s", err)
+            for done in await self.reload(retry=False):
+                if "error" in done:
+                    log.warning(
+                        "assay serve: %s keeps %s: reload failed: %s",
+                        done["variant"],
+                        done["now"],
+                        done["error"],
+                    )
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

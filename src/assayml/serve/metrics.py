@@ -15,7 +15,7 @@ answered, ``""`` for requests no variant took, such as ``/health`` or a 404):
 
 Read when scraped (:class:`StateCollector`): ``assay_model_info`` (variant, role, ref,
 name, version, lineage id, weights SHA-256 of the model each variant serves now),
-``assay_model_swaps_total{variant}``, ``assay_capture_queue_records{role}`` (records
+``assay_model_swaps_total{variant, role}``, ``assay_capture_queue_records{role}`` (records
 buffered, not yet written), ``assay_capture_records_total{role}``,
 ``assay_capture_files_total{role}`` (files written), ``assay_shadow_queue_requests``; and
 prometheus-client's ``process_*`` figures (CPU seconds, resident and virtual memory, open
@@ -95,7 +95,7 @@ def _counter(registry: CollectorRegistry, name: str, text: str) -> Counter:
 
 class StateCollector:
     """Figures read from the server's state when scraped: ``state()`` returns
-    ``{"models": [dict], "swaps": {variant: n}, "captures": {role: writer},
+    ``{"models": [dict], "swaps": {(variant, role): n}, "captures": {role: writer},
     "shadow_queue": n | None}``."""
 
     def __init__(self, state: Callable[[], dict[str, Any]]) -> None:
@@ -113,10 +113,10 @@ class StateCollector:
             info.add_metric(labels, {k: str(v) for k, v in model.items()})
         yield info
         swaps = CounterMetricFamily(
-            "assay_model_swaps", "times a variant's model was swapped", labels=["variant"]
+            "assay_model_swaps", "times a variant's model was swapped", labels=["variant", "role"]
         )
-        for variant, count in state["swaps"].items():
-            swaps.add_metric([variant], count)
+        for (variant, role), count in state["swaps"].items():
+            swaps.add_metric([variant, role], count)
         yield swaps
         yield from _capture_families(state["captures"])
         if state.get("shadow_queue") is not None:

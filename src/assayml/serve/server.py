@@ -35,7 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from assayml.errors import AssayError, DataError
+from assayml.errors import DataError
 from assayml.models.inference import Predictions
 from assayml.serve.batching import BatchSettings, Shared
 from assayml.serve.body_limit import BodyLimit
@@ -129,13 +129,11 @@ def create_app(
         return metrics.exposition(request.headers.get("accept", ""))
 
     @app.post("/admin/reload")
-    async def reload(request: Request) -> dict[str, Any]:
+    async def reload(request: Request) -> JSONResponse:
         check_admin(request, admin_token)
-        try:
-            return {"variants": await fleet.reload()}
-        except AssayError as err:
-            detail = f"reload refused, still serving the same models: {err}"
-            raise HTTPException(409, detail) from None
+        done = await fleet.reload()
+        failed = any("error" in d for d in done)  # 409: those variants kept their models
+        return JSONResponse({"variants": done}, status_code=409 if failed else 200)
 
     @app.post(
         "/predict",
@@ -209,7 +207,7 @@ def _state(fleet: Fleet, capture, shadow) -> dict[str, Any]:
         captures["shadow"] = shadow.capture
     return {
         "models": models,
-        "swaps": {v.name: v.swaps for v in fleet.variants},
+        "swaps": {(v.name, v.role): v.swaps for v in fleet.variants},
         "captures": captures,
         "shadow_queue": None if shadow is None else shadow.queue.qsize(),
     }
