@@ -57,3 +57,50 @@ def test_report_renders_in_chromium(credit_project: Path, tmp_path, monkeypatch)
     assert "model quality (accuracy)" in text and "bias group=B.DPPL" in text
     assert (tmp_path / "report.png").stat().st_size > 20_000
     assert json.loads((tmp_path / "monitor" / "violations.json").read_text())["violations"]
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="no Chromium on this machine")
+def test_execution_report_with_trends_renders(credit_project: Path, tmp_path) -> None:
+    """An execution's page lists the executions (links to the earlier ones' pages) and
+    draws one trend per statistic; every image decodes and nothing is fetched."""
+    import os
+
+    from assayml.monitor.executions import execute
+    from tests.monitor.watch_helpers import capture, fresh, make_watch, shifted
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    home = os.getcwd()
+    try:
+        watch = make_watch(credit_project, tmp_path, settle_s=0)
+        lines = []
+        for seed, frame in ((51, fresh(300, 51)), (52, fresh(300, 52)), (53, shifted(300, 53))):
+            capture(watch.folder, frame, watch.deployed)
+            lines.append(execute(watch))
+            assert lines[-1] is not None, seed
+    finally:
+        os.chdir(home)
+    errors, requests = [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox", "--headless", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((watch.out / lines[-1]["execution"] / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        images = page.evaluate(
+            "[...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+        )
+        links = page.evaluate("[...document.links].map(a => a.href)")
+        text = page.inner_text("body")
+        page.screenshot(path=str(tmp_path / "trends.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    assert all(ok for _, ok in images)
+    trends = {alt for alt, _ in images if alt.endswith(" trend")}
+    assert trends == {f"{name} trend" for name in lines[-1]["statistics"]}
+    assert [Path(u).parent.name for u in links] == [lines[1]["execution"], lines[0]["execution"]]
+    assert "Executions (last 3)" in text and "drift:income" in text

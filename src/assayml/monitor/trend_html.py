@@ -70,7 +70,7 @@ def _plot(name: str, history: list[dict[str, Any]]) -> str:
     ax.set_title(name, fontsize=8)
     ax.tick_params(labelsize=7)
     latest = points[-1][1]["value"] if points else None
-    caption = "" if latest is None else f"latest {latest:.4g}"
+    caption = html.escape(name) + ("" if latest is None else f": latest {latest:.4g}")
     return (
         f"<figure><img alt='{html.escape(name)} trend' "
         f"src='data:image/png;base64,{_png(fig)}'><figcaption>{caption}</figcaption></figure>"
