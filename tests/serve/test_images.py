@@ -107,3 +107,12 @@ def test_serve_answers_a_png_upload(digits_project: Path, image_server: str) -> 
         f"{image_server}/predict", content=b"not a png", headers={"Content-Type": "image/png"}
     )
     assert garbage.status_code == 422
+    from tests.serve.test_metrics import scrape, value
+
+    samples = scrape(image_server)  # one answered, three refused, all by the one variant
+    predict = {"handler": "/predict", "variant": "models"}
+    assert value(samples, "assay_requests_total", **predict, status="200") == 1
+    assert value(samples, "assay_request_errors_total", **predict, status="422") == 2
+    assert value(samples, "assay_request_errors_total", **predict, status="415") == 1
+    assert value(samples, "assay_rows_scored_total", variant="models") == 1
+    assert value(samples, "assay_capture_queue_records", role="live") == 1

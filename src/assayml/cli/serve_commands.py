@@ -267,7 +267,7 @@ def run_serve(args: list[str]) -> int:
 
     from assayml.serve.batching import BatchSettings
     from assayml.serve.capture import CaptureWriter
-    from assayml.serve.launch import build_fleet
+    from assayml.serve.launch import DEFAULT_NAME, build_fleet
     from assayml.serve.limits import ServeLimits
     from assayml.serve.server import create_app
 
@@ -297,7 +297,8 @@ def run_serve(args: list[str]) -> int:
 
     if isinstance(served, ImageModel):
         say(f"serving {served.lineage_id} on http://{opts.host}:{opts.port}")
-        app = create_image_app(served, capture, opts.threshold, limits)
+        name = opts.model or DEFAULT_NAME
+        app = create_image_app(served, capture, opts.threshold, limits, name)
     else:
         for v in served.variants:
             say(f"{v.role} {v.name} ({v.weight:.3g}): {v.serving.deployed.lineage_id}")
