@@ -13,7 +13,13 @@ from datetime import UTC
 
 import pytest
 
-from assayml.monitor.executions import execute, history_line, new_id, write_execution
+from assayml.monitor.executions import (
+    append_history,
+    execute,
+    history_line,
+    new_id,
+    write_execution,
+)
 from assayml.monitor.inputs import captured_current
 from assayml.monitor.run import monitor
 from assayml.monitor.watch import closed_pieces, load_state, read_pieces
@@ -120,6 +126,21 @@ def test_a_crash_before_the_state_is_saved_is_rolled_forward(
     state = load_state(watch.out / "state.json", watch.folder)
     assert state["last_execution"] == crashed
     assert sum(f["lines"] for f in state["files"].values()) == 500
+    # killed after the history line, before the state: the line is not written twice
+    capture(watch.folder, fresh(100, 35), watch.deployed)
+    pieces, _ = closed_pieces(watch.folder, state, 0)
+    records, pieces = read_pieces(watch.folder, pieces)
+    current = captured_current(records, "crashed again")
+    report = monitor(current, watch.baseline, watch.deployed)
+    again = new_id(crashed)
+    line = history_line(again, report, pieces)
+    write_execution(watch.out / again, report, watch.baseline, current, line, history(watch.out))
+    append_history(watch.out, line)
+    assert execute(watch) is None
+    assert [h["execution"] for h in history(watch.out)] == [first["execution"], crashed, again]
+    state = load_state(watch.out / "state.json", watch.folder)
+    assert state["last_execution"] == again
+    assert sum(f["lines"] for f in state["files"].values()) == 600
 
 
 def test_executions_that_find_drift(credit_project, tmp_path, back_home) -> None:
@@ -136,6 +157,15 @@ def test_executions_that_find_drift(credit_project, tmp_path, back_home) -> None
     assert ("income", "baseline_drift_check") in {
         (v["feature_name"], v["constraint_check_type"]) for v in found["violations"]
     }
+
+
+def test_rows_per_variant(credit_project, tmp_path, back_home) -> None:
+    """Records of `assay serve --variant` carry the variant that answered: counted."""
+    watch = make_watch(credit_project, tmp_path, settle_s=0)
+    capture(watch.folder, fresh(300, 29), watch.deployed, extra={"variant": "churn@3"})
+    capture(watch.folder, fresh(100, 30), watch.deployed, extra={"variant": "churn@4"})
+    line = execute(watch)
+    assert line["variants"] == {"churn@3": 300, "churn@4": 100} and line["rows"] == 400
 
 
 def test_the_schedule_runs_executions_on_its_fire_times(credit_project, tmp_path, back_home):

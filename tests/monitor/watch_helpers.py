@@ -19,7 +19,9 @@ from assayml.serve.capture import CaptureWriter
 from assayml.serve.deployed import load_deployed, prediction_columns
 
 
-def capture(folder: Path, frame: pd.DataFrame, deployed, rotate: int = 500, served=None):
+def capture(
+    folder: Path, frame: pd.DataFrame, deployed, rotate: int = 500, served=None, extra=None
+):
     """Capture ``frame``'s valid rows as `assay serve` would: the model's outputs (or
     ``served`` predictions in their place); returns (ids, the captured rows)."""
     valid, _ = deployed.validate(frame[deployed.schema["inputs"]].reset_index(drop=True))
@@ -31,6 +33,7 @@ def capture(folder: Path, frame: pd.DataFrame, deployed, rotate: int = 500, serv
         json.loads(valid.to_json(orient="records")),
         json.loads(outputs.to_json(orient="records")),
         deployed.lineage_id,
+        extra,
     )
     writer.close()
     return ids, frame.loc[valid.index].reset_index(drop=True)

@@ -86,13 +86,20 @@ def _usage(message: str) -> AssayError:
     return BadInputError(message)
 
 
-def _setup(opts):
-    from assayml.monitor.inputs import load_baseline, with_overrides
-    from assayml.monitor.operations import operational_settings, split_overrides, with_operations
-    from assayml.serve.deployed import load_deployed
+def _settings(opts):
+    """(monitor.* as composed from conf/ with the operational overrides, the overrides
+    of the baseline's settings)."""
+    from assayml.monitor.operations import operational_settings, split_overrides
 
     operational, checks = split_overrides(opts.overrides)
-    settings = operational_settings(operational)
+    return operational_settings(operational), checks
+
+
+def _setup(opts, settings, checks):
+    from assayml.monitor.inputs import load_baseline, with_overrides
+    from assayml.monitor.operations import with_operations
+    from assayml.serve.deployed import load_deployed
+
     baseline = with_operations(with_overrides(load_baseline(opts.baseline), checks), settings)
     return baseline, load_deployed(opts.model, opts.registry)
 
@@ -104,7 +111,7 @@ def _monitor(opts) -> int:
     from assayml.monitor.run import monitor, write_outputs
     from assayml.utils.io import write_json_atomic
 
-    baseline, deployed = _setup(opts)
+    baseline, deployed = _setup(opts, *_settings(opts))
     current = read_current(opts.input, baseline.settings.in_memory_rows)
     target = deployed.transform.target.name
     truth = (
@@ -125,12 +132,19 @@ def _monitor(opts) -> int:
 
 
 def _watch(opts) -> int:
-    from assayml.monitor.executions import Watch
+    from assayml.monitor.executions import Watch, pending
     from assayml.monitor.schedule import run_scheduled
 
     if opts.max_executions is not None and opts.max_executions < 1:
         raise _usage("--max-executions must be at least 1")
-    baseline, deployed = _setup(opts)
+    settings, checks = _settings(opts)
+    schedule = None if opts.once else settings.schedule
+    state = Path(opts.state) if opts.state else None
+    if schedule is None and not pending(Path(opts.watch), Path(opts.out), state, settings.settle_s):
+        # before loading the model: a cron job every minute mostly finds nothing new
+        say(f"nothing new in {opts.watch}: no closed capture file has unread records")
+        return EXIT_OK
+    baseline, deployed = _setup(opts, settings, checks)
     watch = Watch(
         Path(opts.watch),
         Path(opts.out),
@@ -139,9 +153,8 @@ def _watch(opts) -> int:
         opts.threshold,
         opts.labels,
         opts.webhook,
-        Path(opts.state) if opts.state else None,
+        state,
     )
-    schedule = None if opts.once else baseline.settings.schedule
     if schedule is None:
         return _one(watch)
     from assayml.config.monitor_schema import cron_trigger

@@ -84,6 +84,18 @@ def execute(watch: Watch, now: float | None = None) -> dict[str, Any] | None:
         lock.release()
 
 
+def pending(folder: Path, out: Path, state_path: Path | None, settle_s: float) -> bool:
+    """Whether an execution would find anything to do (unread closed files, or an
+    execution to roll forward); read-only and cheap, for a cron job that runs often."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such capture folder")
+    state = load_state(state_path or out / STATE, folder)
+    last = state.get("last_execution") or ""
+    if any(r.parent.name > last for r in out.glob(f"*/{RECORD}")):
+        return True
+    return bool(closed_pieces(folder, state, settle_s)[0])
+
+
 def _execute(watch: Watch, state, records, pieces: list[Piece]) -> dict[str, Any]:
     from assayml.monitor.inputs import captured_current
     from assayml.monitor.run import monitor
@@ -92,6 +104,9 @@ def _execute(watch: Watch, state, records, pieces: list[Piece]) -> dict[str, Any
     source = f"{watch.folder} ({len(pieces)} files, execution {execution})"
     current = captured_current(records, source)
     report = monitor(current, watch.baseline, watch.deployed, None, watch.threshold)
+    if "variant" in records.columns:  # assay serve --variant: which model answered each row
+        counts = records["variant"].fillna("(none)").astype(str).value_counts()
+        report["variants"] = {str(k): int(v) for k, v in sorted(counts.items())}
     if watch.ground_truth:
         _label_window(watch, report, current, pieces)
     history = read_history(watch.out)
@@ -205,6 +220,7 @@ def history_line(execution: str, report: dict[str, Any], pieces: list[Piece]) ->
             "violations": len(found),
             "checks": sorted({v["constraint_check_type"] for v in found}),
             "recommendation": report["recommendation"]["action"],
+            "variants": report.get("variants"),
             "ground_truth": report.get("ground_truth"),
             "statistics": trend_statistics(report),
         }
