@@ -2,7 +2,9 @@
 seed and epochs) with ``debugger=default`` and ``debugger=off``, run interleaved in one
 process; prints best-of and median times of each and their ratio, for fused steps (the
 default) and plain Lightning steps (``train.fused_steps=1``, where a check is due every
-``debugger.every_n_steps`` steps). Also checks that both give the same weights.
+``debugger.every_n_steps`` steps). Also checks that both give the same weights, and
+prints the time spent inside the callback's hooks as a share of the fit: on a busy machine
+the wall-time ratio swings by more than the debugger costs, that share does not.
 
     python benchmarks/debugger_overhead.py [--rows 50000] [--epochs 4] [--repeats 5]
 """
@@ -43,6 +45,34 @@ def config(workdir: Path, epochs: int, batch_size: int, debugger: str, fused: in
     return to_typed(compose(overrides, ROOT / "conf"))
 
 
+HOOKS = (
+    "on_train_start",
+    "on_train_epoch_start",
+    "on_train_batch_start",
+    "on_before_optimizer_step",
+    "on_train_batch_end",
+    "on_train_end",
+)
+INSIDE = [0.0]  # seconds spent inside the debugger's hooks
+
+
+def time_hooks() -> None:
+    """Wrap the callback's hooks with a timer (this benchmark only)."""
+    from assayml.train.debugger import TrainingDebugger
+
+    for name in HOOKS:
+        hook = getattr(TrainingDebugger, name)
+
+        def timed(*args, _hook=hook, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _hook(*args, **kwargs)
+            finally:
+                INSIDE[0] += time.perf_counter() - start
+
+        setattr(TrainingDebugger, name, timed)
+
+
 def fit(cfg, x, y, xv, yv) -> tuple[float, dict]:
     from assayml.train.datamodule import FeatureDataModule, SplitTensors
     from assayml.train.fit import fit_network
@@ -67,6 +97,7 @@ def main() -> None:
     xv, yv = synthetic(args.rows // 10, args.features, seed=1)
     workdir = Path(tempfile.mkdtemp(prefix="assay-debugger-bench-"))
     rows = []
+    time_hooks()
     try:
         fit(config(workdir, 1, args.batch_size, "default", None), x, y, xv, yv)  # warm-up
         for label, fused in (("fused steps (default)", None), ("train.fused_steps=1", 1)):
@@ -75,20 +106,23 @@ def main() -> None:
                 for d in ("off", "default")
             }
             times: dict[str, list[float]] = {"off": [], "default": []}
-            states = {}
+            states, shares = {}, []
             for _ in range(args.repeats):  # interleaved, so drift hits both alike
                 for name, cfg in cfgs.items():
+                    INSIDE[0] = 0.0
                     seconds, states[name] = fit(cfg, x, y, xv, yv)
                     times[name].append(seconds)
+                    if name == "default":
+                        shares.append(INSIDE[0] / seconds)
             same = all(torch.equal(states["off"][k], v) for k, v in states["default"].items())
-            rows.append((label, times, same))
+            rows.append((label, times, same, shares))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     steps = args.epochs * -(-int(args.rows) // args.batch_size)
     print(f"rows={args.rows} features={args.features} batch={args.batch_size} "
           f"epochs={args.epochs} optimiser steps={steps} repeats={args.repeats} "
           f"threads={torch.get_num_threads()}")  # fmt: skip
-    for label, times, same in rows:
+    for label, times, same, shares in rows:
         off, on = times["off"], times["default"]
         paired = statistics.median(b / a for a, b in zip(off, on, strict=True))
         print(
@@ -96,6 +130,10 @@ def main() -> None:
             f"on best {min(on):.3f} s median {statistics.median(on):.3f} s; "
             f"ratio best-of {min(on) / min(off):.3f}, median of paired {paired:.3f}; "
             f"weights identical: {same}"
+        )
+        print(
+            f"    time inside the callback's hooks: median {100 * statistics.median(shares):.1f} "
+            f"%, max {100 * max(shares):.1f} % of the fit"
         )
 
 

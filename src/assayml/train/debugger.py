@@ -50,7 +50,8 @@ class TrainingDebugger(Callback):
         self._dead: dict[str, float] = {}  # ReLU layer -> share of dead units, this check
         self._before: list[torch.Tensor] | None = None  # weights before the checked step
         self._params: list[nn.Parameter] = []
-        self._layers: list[tuple[str, list[int]]] = []  # layer -> indices into _params
+        self._layers: list[str] = []  # the names of the layers holding _params
+        self._owner: list[int] = []  # per parameter: its layer's index in _layers
         self._counts: torch.Tensor | None = None  # class counts of this epoch's checks
         self._history: list[tuple[float, float | None]] = []  # (train, val) loss per epoch
         self._epochs_done = 0
@@ -60,11 +61,13 @@ class TrainingDebugger(Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         self._params = [p for p in pl_module.parameters() if p.requires_grad]
         index = {id(p): i for i, p in enumerate(self._params)}
-        layers: dict[str, list[int]] = {}
+        layers: dict[str, int] = {}  # layer name -> its index, in order of appearance
+        self._owner = [0] * len(self._params)
         for name, param in pl_module.named_parameters():
             if id(param) in index:
-                layers.setdefault(name.rpartition(".")[0] or name, []).append(index[id(param)])
-        self._layers = list(layers.items())
+                layer = layers.setdefault(name.rpartition(".")[0] or name, len(layers))
+                self._owner[index[id(param)]] = layer
+        self._layers = list(layers)
         self._epochs_done = trainer.current_epoch  # a resumed run: earlier epochs not seen
         if self.book.on("dead_relu") and not _relus(pl_module):
             self.book.skip("dead_relu", "no nn.ReLU layers")
@@ -122,15 +125,13 @@ class TrainingDebugger(Callback):
             return
         # One norm per parameter (torch's foreach kernel, as clip_grad_norm_ uses), then
         # one per layer (the root of its parameters' summed squares), read in one sync.
-        norms = torch._foreach_norm([g.detach() for _, g in present])
-        squares = {i: n.double() ** 2 for (i, _), n in zip(present, norms, strict=True)}
-        names, values = [], []
-        for layer, indices in self._layers:
-            held = [squares[i] for i in indices if i in squares]
-            if held:
-                names.append(layer)
-                values.append(torch.stack(held).sum().sqrt())
-        figures = torch.stack(values).tolist()
+        norms = torch.stack(torch._foreach_norm([g.detach() for _, g in present])).double()
+        owner = [self._owner[i] for i, _ in present]
+        index = torch.tensor(owner, device=norms.device)
+        sums = torch.zeros(len(self._layers), dtype=torch.float64, device=norms.device)
+        every = sums.index_add_(0, index, norms * norms).sqrt().tolist()
+        held = sorted(set(owner))
+        names, figures = [self._layers[i] for i in held], [every[i] for i in held]
         bad = [n for n, v in zip(names, figures, strict=True) if not _finite(v)]
         self._observe("nan_inf", 1.0 if bad else 0.0, step, epoch, bad and f"gradient of {bad[0]}")
         if bad:
@@ -146,13 +147,16 @@ class TrainingDebugger(Callback):
     def _check_update(self, step: int, epoch: int) -> None:
         if self._before is None:
             return
-        after = [p.detach() for p in self._params]
-        delta = torch._foreach_sub(after, self._before)
-        before_norm = _total_norm(self._before)
-        change, weight = _total_norm(delta), _total_norm(after)
+        delta = torch._foreach_sub([p.detach() for p in self._params], self._before)
+        # ||w_before|| and ||w_after - w_before|| in one sync; a NaN weight makes either NaN.
+        norms = torch.stack(torch._foreach_norm([*self._before, *delta])).double()
+        count = len(self._before)
+        squares = torch.stack([norms[:count].square().sum(), norms[count:].square().sum()])
+        before_norm, change = squares.sqrt().tolist()
         self._before = None
-        self._observe("nan_inf", 0.0 if _finite(weight) else 1.0, step, epoch, "weights")
-        if not (_finite(change) and _finite(before_norm)) or before_norm == 0:
+        finite = _finite(change) and _finite(before_norm)
+        self._observe("nan_inf", 0.0 if finite else 1.0, step, epoch, "weights")
+        if not finite or before_norm == 0:
             return
         ratio = change / before_norm
         self._observe("update_too_small", ratio, step, epoch)
@@ -326,11 +330,6 @@ def optimizer_steps(trainer, pl_module) -> int:
 
 def _relus(pl_module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in pl_module.named_modules() if isinstance(m, nn.ReLU)]
-
-
-def _total_norm(tensors: list[torch.Tensor]) -> float:
-    norms = torch._foreach_norm(tensors)
-    return float(torch.linalg.vector_norm(torch.stack(norms).double()))
 
 
 def _metric(metrics: dict[str, Any], name: str) -> float | None:
