@@ -94,13 +94,17 @@ def test_execution_report_with_trends_renders(credit_project: Path, tmp_path) ->
             "[...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0])"
         )
         links = page.evaluate("[...document.links].map(a => a.href)")
+        plots = page.evaluate(
+            "[...document.querySelectorAll('svg')].map(s => [s.getAttribute('aria-label'), "
+            "s.getBoundingClientRect().width, s.querySelectorAll('circle').length])"
+        )
         text = page.inner_text("body")
         page.screenshot(path=str(tmp_path / "trends.png"), full_page=True)
         browser.close()
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert all(ok for _, ok in images)
-    trends = {alt for alt, _ in images if alt.endswith(" trend")}
-    assert trends == {f"{name} trend" for name in lines[-1]["statistics"]}
+    assert {label for label, _, _ in plots} == {f"{n} trend" for n in lines[-1]["statistics"]}
+    assert all(width == 240 and 1 <= dots <= 3 for _, width, dots in plots)
     assert [Path(u).parent.name for u in links] == [lines[1]["execution"], lines[0]["execution"]]
     assert "Executions (last 3)" in text and "drift:income" in text
