@@ -103,7 +103,7 @@ AUDITED = {
     "monitor": None,
     "reproduce": None,
     "forget": None,
-    "registry": {"register", "approve", "reject", "promote", "archive"},
+    "registry": {"register", "approve", "reject", "promote", "archive", "compare"},
 }
 
 

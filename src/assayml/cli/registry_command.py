@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from assayml.errors import EXIT_OK, AssayError
+from assayml.errors import EXIT_OK, AssayError, BadInputError
 
 TRUST_HELP = (
     "also trust the model builders defined in MODULE (or the exact target MODULE.fn); "
@@ -60,6 +60,15 @@ def parser() -> argparse.ArgumentParser:
         "--data",
         help="holdout CSV/Parquet with the target column (default: data/prepared/test.parquet)",
     )
+    compare.add_argument(
+        "--traffic",
+        help="instead of --data: a capture folder (assay serve --capture); its requests "
+        "with labels from --ground-truth are the holdout",
+    )
+    compare.add_argument(
+        "--ground-truth", help="labels for --traffic: CSV/Parquet with id and the target"
+    )
+    compare.add_argument("--by", help="who compares (default: $ASSAY_USER or the login name)")
     compare.add_argument("--json", action="store_true")
     trust_option(compare)
     return p
@@ -150,10 +159,21 @@ def compare(registry, opts) -> str:
 
     champion = registry.get(opts.name, opts.champion)
     challenger = registry.get(opts.name, opts.challenger)
-    path = Path(opts.data or "data/prepared/test.parquet")
-    if not path.is_file():
-        raise DataError(f"{path}: no holdout file (give --data)")
-    holdout = parse_table(path.read_bytes(), str(path), FileFormat.auto)
+    if bool(opts.traffic) != bool(opts.ground_truth):
+        raise BadInputError("--traffic and --ground-truth go together")
+    if opts.traffic and opts.data:
+        raise BadInputError("give --data or --traffic with --ground-truth, not both")
+    if opts.traffic:
+        from assayml.registry.traffic import traffic_holdout
+
+        target = (champion["metadata"].get("model_card") or {}).get("target") or "label"
+        holdout, source = traffic_holdout(opts.traffic, opts.ground_truth, target)
+    else:
+        path = Path(opts.data or "data/prepared/test.parquet")
+        if not path.is_file():
+            raise DataError(f"{path}: no holdout file (give --data)")
+        holdout = parse_table(path.read_bytes(), str(path), FileFormat.auto)
+        source = {"data": str(path)}
     result = compare_versions(
         registry,
         champion,
@@ -161,7 +181,30 @@ def compare(registry, opts) -> str:
         holdout,
         trust=project_trust(opts.trust_builder),
     )
+    result["holdout"] = source
+    audit_compare(result, opts.by)
     return json.dumps(result, indent=2) if opts.json else format_compare(result)
+
+
+def audit_compare(result: dict[str, Any], by: str | None) -> None:
+    """The decision, with what it rests on, goes into the audit trail."""
+    from assayml.audit import append
+
+    primary = result["primary_metric"]
+    append(
+        ".",
+        "registry.compare",
+        f"{result['champion']} vs {result['challenger']}",
+        details={
+            "holdout": result["holdout"],
+            "rows": result["rows"],
+            "primary_metric": primary,
+            "difference": result["differences"][primary],
+            "test": result["test"],
+            "challenger_significantly_better": result["challenger_significantly_better"],
+        },
+        user=by,
+    )
 
 
 def format_list(registry, name: str | None) -> str:
@@ -234,6 +277,13 @@ def format_compare(result: dict[str, Any]) -> str:
         f"champion {result['champion']} vs challenger {result['challenger']} on "
         f"{result['rows']} rows"
     ]
+    source = result.get("holdout") or {}
+    if "traffic" in source:
+        lines.append(
+            f"  traffic {source['traffic']}: {source['labelled_rows']} of "
+            f"{source['captured_rows']} captured requests labelled by {source['file']} "
+            f"({source['unmatched_labels']} labels matched no request)"
+        )
     for metric, diff in result["differences"].items():
         a, b = result["metrics"]["champion"][metric], result["metrics"]["challenger"][metric]
         low, high = diff["ci95"]
