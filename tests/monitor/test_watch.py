@@ -235,3 +235,28 @@ def test_command_line(credit_project, tmp_path, back_home) -> None:
     assert missing.returncode == 2 and "nowhere: no such capture folder" in missing.stderr
     typo = assay("--watch", str(folder), "monitor.alerts.webhok=http://x")
     assert typo.returncode == 2 and "webhok" in typo.stderr
+
+
+def test_operational_settings_from_conf_and_the_command_line(project) -> None:
+    """schedule, history, settle_s, label_window and alerts come from conf/ (never from
+    the baseline) and monitor.KEY=VALUE; a cron line the shell unquoted is taken as is."""
+    from assayml.errors import ConfigError
+    from assayml.monitor.operations import operational_settings, split_overrides
+
+    args = ["monitor.alpha=0.01", "monitor.schedule=*/5 * * * *", "monitor.alerts.retries=0"]
+    operational, checks = split_overrides(args)
+    assert checks == ["monitor.alpha=0.01"]
+    settings = operational_settings([*operational, "monitor.alerts.command=[notify, x]"])
+    assert settings.schedule == "*/5 * * * *" and settings.alerts.retries == 0
+    assert settings.alerts.command == ["notify", "x"] and settings.settle_s == 60
+    conf = project / "conf" / "monitor" / "default.yaml"
+    text = conf.read_text().replace("schedule: null", "schedule: '0 6 * * 1'")
+    conf.write_text(text.replace("history: 20", "history: 5"))
+    from_conf = operational_settings([])
+    assert from_conf.schedule == "0 6 * * 1" and from_conf.history == 5
+    with pytest.raises(ConfigError, match=r"monitor\.webhok|webhok"):
+        operational_settings(["monitor.alerts.webhok=http://x"])
+    with pytest.raises(ConfigError, match=r"monitor\.history must lie in \[2, 1000\]"):
+        operational_settings(["monitor.history=1"])
+    with pytest.raises(ConfigError, match=r"monitor\.alerts\.webhook must be an http"):
+        operational_settings(["monitor.alerts.webhook=file:///etc/passwd"])

@@ -25,7 +25,6 @@ def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
 def operational_settings(overrides: list[str], config_dir: str | Path = "conf") -> MonitorConfig:
     """``monitor.*`` composed from ``config_dir`` when it holds a config (defaults when
     not), with ``overrides`` (``monitor.schedule='0 * * * *'``) applied and checked."""
-    import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -37,15 +36,24 @@ def operational_settings(overrides: list[str], config_dir: str | Path = "conf") 
             node = OmegaConf.merge(node, compose([], config_dir).monitor)
         for override in overrides:
             key, _, value = override.partition("=")
-            OmegaConf.update(node, key.removeprefix("monitor."), yaml.safe_load(value))
+            OmegaConf.update(node, key.removeprefix("monitor."), _value(value))
         return OmegaConf.to_object(node)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override '{override}': not a YAML value ({err})") from None
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None)
         raise ConfigError(f"monitor.{key}: {str(err).splitlines()[0]}") from None
     except (ValueError, TypeError) as err:  # a schema's __post_init__
         raise ConfigError(f"{Path(config_dir) / 'monitor'}: {err}") from None
+
+
+def _value(text: str):
+    """A YAML value (``null``, ``3``, ``[a, b]``, ``'0 * * * *'``), else the text as it
+    is: a cron line unquoted by the shell (``*/5 * * * *``) is no YAML, but is meant."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def with_operations(baseline, operational: MonitorConfig):
