@@ -106,7 +106,7 @@ class DebuggerConfig:
     enabled: bool = True  # false (debugger=off): no callback, no `debugger` in the card
     # Optimiser steps between step-level checks (gradients, updates, activations, batches),
     # >= 1; with fused steps (train.fused_steps) every Lightning step is at least one.
-    every_n_steps: int = 10
+    every_n_steps: int = 20
     train_loss: str = "train/loss"  # the logged epoch metrics the loss rules read
     val_loss: str = "val/loss"
     rules: DebuggerRules = field(default_factory=DebuggerRules)

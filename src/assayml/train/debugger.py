@@ -56,6 +56,7 @@ class TrainingDebugger(Callback):
         self._history: list[tuple[float, float | None]] = []  # (train, val) loss per epoch
         self._epochs_done = 0
         self._pending: list[str] = []  # fired with stop/fail, not yet acted on (DDP)
+        self._speaks = True
 
     # -- Lightning hooks -------------------------------------------------------------
     def on_train_start(self, trainer, pl_module) -> None:
@@ -69,6 +70,7 @@ class TrainingDebugger(Callback):
                 self._owner[index[id(param)]] = layer
         self._layers = list(layers)
         self._epochs_done = trainer.current_epoch  # a resumed run: earlier epochs not seen
+        self._speaks = trainer.is_global_zero  # under DDP, rank 0 alone writes the log
         if self.book.on("dead_relu") and not _relus(pl_module):
             self.book.skip("dead_relu", "no nn.ReLU layers")
 
@@ -265,7 +267,8 @@ class TrainingDebugger(Callback):
         rule = self.book.rules[name]
         if rule.action is not RuleAction.warn:
             self._pending.append(name)
-        self._say(rule)
+        if self._speaks:
+            self._say(rule)
 
     def _say(self, rule) -> None:
         figure = "" if rule.figure is None else f": {rule.figure:.4g}"
