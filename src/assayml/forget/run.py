@@ -74,6 +74,7 @@ class Outcome:
             "captures": [c.to_dict() for c in self.captures],
             "registry_flagged": self.flagged,
             "retrained": self.retrained,
+            "report": self.report,
         }
 
 
