@@ -86,7 +86,8 @@ def test_a_file_that_grows_is_read_from_where_it_stopped(credit_project, tmp_pat
     target = watch.folder / "capture-grows.jsonl"
     target.write_bytes(b"".join(lines[:100]) + lines[100][:40])  # torn: no newline yet
     assert execute(watch)["rows"] == 100
-    assert execute(watch) is None  # the torn line is not read
+    assert execute(watch) is None  # the torn line is not read, and that is said
+    assert "capture-grows.jsonl: 40 bytes after its last newline left unread" in watch.notes[0]
     with open(target, "ab") as handle:
         handle.write(lines[100][40:] + b"".join(lines[101:250]))
     second = execute(watch)

@@ -87,7 +87,7 @@ def _post(url: str, body: dict[str, Any], cfg: AlertsConfig) -> tuple[bool, str]
         answer = httpx.post(url, json=body, timeout=cfg.timeout_s)
     except httpx.TimeoutException:
         return False, f"timed out after {cfg.timeout_s} s"
-    except httpx.HTTPError as err:
+    except Exception as err:  # any failure is the alert's, never the run's
         return False, f"{type(err).__name__}: {err}"
     return answer.is_success, f"HTTP {answer.status_code}"
 
@@ -103,8 +103,8 @@ def _run(command: list[str], body: dict[str, Any], cfg: AlertsConfig) -> tuple[b
         )
     except subprocess.TimeoutExpired:
         return False, f"timed out after {cfg.timeout_s} s"
-    except OSError as err:
-        return False, f"cannot run {command[0]}: {err.strerror or err}"
+    except (OSError, ValueError) as err:  # not found, not executable, a NUL in an argument
+        return False, f"cannot run {command[0]}: {getattr(err, 'strerror', None) or err}"
     detail = done.stderr.strip().splitlines()[-1:] if done.returncode else []
     return done.returncode == 0, f"exit {done.returncode}" + "".join(f": {d}" for d in detail)
 

@@ -13,6 +13,7 @@ of reading the same records again. History lines and ``execution.json`` share on
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from assayml.monitor.watch import Piece, closed_pieces, load_state, mark_read, r
 from assayml.monitor.watch import save_state as _save_state
 from assayml.utils.io import atomic_outputs, finite
 
+ID_PATTERN = re.compile(r"\d{8}T\d{6}\.\d{6}Z")  # an execution folder's name
 HISTORY = "history.jsonl"
 STATE = "state.json"
 RECORD = "execution.json"
@@ -73,8 +75,9 @@ def execute(watch: Watch, now: float | None = None) -> dict[str, Any] | None:
     try:
         state = load_state(watch.state_file, watch.folder)
         state = recover(watch, state)
-        pieces, still_open = closed_pieces(watch.folder, state, watch.settings.settle_s, now)
-        records, pieces = read_pieces(watch.folder, pieces)
+        found, still_open = closed_pieces(watch.folder, state, watch.settings.settle_s, now)
+        records, pieces = read_pieces(watch.folder, found)
+        watch.notes += [p.note for p in found if p.note]
         if still_open:
             watch.notes.append(f"{len(still_open)} capture files still being written")
         if not pieces:
@@ -91,7 +94,7 @@ def pending(folder: Path, out: Path, state_path: Path | None, settle_s: float) -
         raise DataError(f"{folder}: no such capture folder")
     state = load_state(state_path or out / STATE, folder)
     last = state.get("last_execution") or ""
-    if any(r.parent.name > last for r in out.glob(f"*/{RECORD}")):
+    if any(r.parent.name > last for r in _records(out)):
         return True
     return bool(closed_pieces(folder, state, settle_s)[0])
 
@@ -307,12 +310,19 @@ def append_history(out: Path, line: dict[str, Any]) -> None:
         batch.write_bytes(path, old + text.encode())
 
 
+def _records(out: Path) -> list[Path]:
+    """Every complete execution's record, oldest first (a writer's temporary folder,
+    ``.<pid>-....tmp.<id>``, is not an execution)."""
+    found = (r for r in out.glob(f"*/{RECORD}") if ID_PATTERN.fullmatch(r.parent.name))
+    return sorted(found)
+
+
 def recover(watch: Watch, state: dict[str, Any]) -> dict[str, Any]:
     """Roll the history and the state forward over executions whose outputs are in place
     but whose history line or state entry is not (the process died in between)."""
     last = state.get("last_execution") or ""
     done = {line["execution"] for line in read_history(watch.out)}
-    for record in sorted(watch.out.glob(f"*/{RECORD}")):
+    for record in _records(watch.out):
         execution = record.parent.name
         if execution <= last:
             continue

@@ -19,7 +19,7 @@ from assayml.monitor.inputs import Baseline, Current
 from assayml.monitor.large import ParquetColumns, scan_rows
 from assayml.records import utc_now
 from assayml.serve.deployed import Deployed
-from assayml.utils.io import atomic_outputs
+from assayml.utils.io import atomic_outputs, finite
 
 
 def monitor(
@@ -257,5 +257,5 @@ def write_outputs(report: dict[str, Any], baseline: Baseline, current: Current, 
     (out_dir / "alerts.json").unlink(missing_ok=True)  # a former run's; this run's follows
     with atomic_outputs() as out:
         out.write_json(out_dir / "violations.json", {"violations": report["violations"]})
-        out.write_json(out_dir / "monitor.json", report)
+        out.write_json(out_dir / "monitor.json", finite(report))
         out.write_text(out_dir / "report.html", render(report, baseline.statistics, current.frame))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,10 @@ class Piece:
     end: int
     first_line: int = 1
     records: int = 0
+    note: str | None = field(default=None, compare=False)  # not stored: said once
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "note"}
 
 
 def load_state(path: Path, watch: Path) -> dict[str, Any]:
@@ -136,6 +137,11 @@ def _read_lines(path: Path, piece: Piece) -> pd.DataFrame:
         data = handle.read(piece.end - piece.start)
     whole = data[: data.rfind(b"\n") + 1]
     piece.end = piece.start + len(whole)
+    if len(data) > len(whole):
+        piece.note = (
+            f"{path.name}: {len(data) - len(whole)} bytes after its last newline left "
+            "unread (a record still being written, or torn by a crash)"
+        )
     rows = []
     for offset, line in enumerate(whole.splitlines()):
         try:
