@@ -47,7 +47,7 @@ columns:
   visit_id: {dtype: str}
   age: {dtype: float, min: 0, nullable: true}
   dose: {dtype: float, nullable: true}
-  site: {dtype: category, allowed: [north, south, east]}
+  site: {dtype: category, allowed: [north, south, east], nullable: true}
   cost: {dtype: float}
 card:
   owner: test team
@@ -73,6 +73,7 @@ def visits_table(rows: int = 240, seed: int = 11) -> pd.DataFrame:
     frame["site"], frame["cost"] = site, cost.round(2)
     frame.loc[rng.random(rows) < 0.08, "age"] = np.nan
     frame.loc[rng.random(rows) < 0.05, "dose"] = np.nan
+    frame.loc[rng.random(rows) < 0.05, "site"] = None
     return frame
 
 
@@ -104,7 +105,7 @@ def independent_flips(project: Path, cfg, split: pd.DataFrame) -> np.ndarray:
                 values = list(copies[r][col.name])
                 for i, value in enumerate(values):
                     others = [c for c in col.categories if c != value and not c.startswith("__")]
-                    if swap[r, i, j] < settings.categorical_swap:
+                    if swap[r, i, j] < settings.categorical_swap and not pd.isna(value):
                         values[i] = others[pick[r, i, j] % len(others)]
                 copies[r][col.name] = values
 
@@ -171,6 +172,7 @@ def test_a_user_table_regression_with_category_swaps(project) -> None:
     assert report["per_row"] == [round(float(v), 6) for v in expected]
     assert report["measure"] == "|change| > 0.05 target sd" and report["flipped_rows"] > 0
     assert all("max_change" in e for e in report["least_robust"])
+    assert split["site"].isna().any()  # missing facet values, left missing by the swaps
 
 
 def test_off_writes_no_robustness(make_cfg, project) -> None:

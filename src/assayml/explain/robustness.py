@@ -18,7 +18,8 @@ The perturbation, drawn from ``numpy.random.default_rng(seed)`` in this order:
    categorical))`` and ``pick = rng.integers(0, 2**31, (repeats, rows, categorical))``;
    where ``u < categorical_swap`` the value becomes the training category
    ``others[pick % len(others)]``, others being the column's fitted categories but the
-   row's own. Left unchanged by default: a category has no "small" change.
+   row's own (a missing value stays missing). Left unchanged by default: a category has
+   no "small" change.
 
 All copies go through the saved feature transform and the model in a few batched forwards
 (as permutation importance does, ``global_explain.py``). Same seed, same bytes.
@@ -68,15 +69,20 @@ def perturbed_copies(
 
 
 def _swapped(values: pd.Series, categories: list, swap: np.ndarray, pick: np.ndarray) -> list:
-    """[repeats * rows] values: each swapped one replaced by another fitted category."""
-    out = []
-    own = list(values)
-    real = [c for c in categories if not str(c).startswith("__")]  # not "__missing__"
-    for r in range(swap.shape[0]):
-        for i, value in enumerate(own):
-            others = [c for c in real if c != str(value)]
-            out.append(others[pick[r, i] % len(others)] if swap[r, i] and others else value)
-    return out
+    """[repeats * rows] values: where ``swap``, the row's value replaced by
+    ``others[pick % len(others)]``, others being the fitted categories (not a placeholder
+    such as "__missing__") but the row's own, in their fitted order."""
+    real = [c for c in categories if not str(c).startswith("__")]
+    own = [str(v) for v in values]
+    code = np.array([real.index(v) if v in real else -1 for v in own])  # -1: not a category
+    count = np.where(code >= 0, len(real) - 1, len(real))  # how many others each row has
+    drawn = pick % np.maximum(count, 1)  # [repeats, rows]
+    # Skipping the row's own category: an index at or past it moves up by one.
+    new = np.where((code >= 0) & (drawn >= code), drawn + 1, drawn)
+    swap = swap & ((count > 0) & ~pd.isna(values).to_numpy())[None, :]  # missing stays
+    table = np.array([*real, None], dtype=object)
+    kept = np.broadcast_to(np.array(list(values), dtype=object), swap.shape)
+    return list(np.where(swap, table[np.where(swap, new, len(real))], kept).reshape(-1))
 
 
 def robustness(
