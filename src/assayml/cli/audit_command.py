@@ -103,6 +103,7 @@ AUDITED = {
     "monitor": None,
     "reproduce": None,
     "forget": None,
+    "retrain": None,
     "registry": {"register", "approve", "reject", "promote", "archive", "compare"},
 }
 

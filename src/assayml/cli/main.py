@@ -65,6 +65,11 @@ TOOL_HELP = {
         "run_forget",
         "delete a data subject's rows: new data version, every copy found, audited",
     ),
+    "retrain": (
+        "assayml.cli.retrain_command",
+        "run_retrain",
+        "retrain, register as challenger, compare on labelled traffic, promote if better",
+    ),
     "completion": (
         "assayml.cli.completion",
         "run_completion",
