@@ -215,6 +215,23 @@ def test_stop_ends_training_at_the_rule(shared, tmp_path) -> None:
     assert card["debugger"]["vanishing_gradient"]["checks"] == 0  # off: not checked
 
 
+def test_an_epoch_rule_stops_before_the_next_epoch(shared, tmp_path) -> None:
+    """loss_not_decreasing judges an epoch once its loss is logged, as the next begins:
+    that epoch is skipped, and not counted."""
+    card = train(
+        shared,
+        tmp_path,
+        "model.lr=1e-9",
+        "trainer.max_epochs=8",
+        "debugger.rules.loss_not_decreasing.patience=3",
+        "debugger.rules.loss_not_decreasing.action=stop",
+    )
+    entry = card["debugger"]["loss_not_decreasing"]
+    assert entry["fired"] and entry["epoch"] == 4
+    assert card["training"]["stopped_by"] == "loss_not_decreasing"
+    assert card["training"]["epochs"] == 4
+
+
 @pytest.mark.parametrize("extra", [(), ("train.fused_steps=1", EVERY_STEP)])
 def test_weights_are_bit_identical_with_the_debugger_on_and_off(shared, tmp_path, extra) -> None:
     """The callback reads only: no random draws, no change to what the fit computes."""

@@ -44,6 +44,8 @@ class TrainingDebugger(Callback):
         self.config = config
         self.book = RuleBook.from_config(config.rules)
         self.stopped_by: str | None = None  # the rule that stopped training
+        self.skipped_epochs = 0  # 1 when it stopped at an epoch's start (not run, but counted)
+        self._ended = False
         self._last_check: int | None = None  # optimiser steps at the last check
         self._due = False
         self._hooks: list[Any] = []
@@ -79,6 +81,7 @@ class TrainingDebugger(Callback):
         self._act(trainer, boundary=True)
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self._ended = True
         self._finish_epochs(trainer, pl_module)
         self._act(trainer, boundary=True)
         self._remove_hooks()
@@ -301,6 +304,8 @@ class TrainingDebugger(Callback):
         if stop and self.stopped_by is None:
             self.stopped_by = stop[0]
             trainer.should_stop = True
+            # At an epoch's start Lightning still counts the (empty) epoch it then skips.
+            self.skipped_epochs = int(boundary and not self._ended)
 
     def entries(self) -> dict[str, Any]:
         """The ``debugger`` entry of the model card: one per rule."""

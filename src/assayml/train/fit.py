@@ -98,7 +98,7 @@ def fit_network(
         best_score=_float(checkpoint.best_model_score) if checkpoint is not None else None,
         best_epoch=best_epoch,
         net=module.net.eval(),
-        epochs=trainer.current_epoch,
+        epochs=trainer.current_epoch - (debugger.skipped_epochs if debugger else 0),
         steps=module.optimizer_steps if module.fused else trainer.global_step,
         # NaN and inf left out: JSON has none (a NaN loss is the debugger's nan_inf rule).
         metrics={k: f for k, v in trainer.callback_metrics.items() if _finite(f := _float(v))},

@@ -113,7 +113,7 @@ def fit_user_module(cfg: AssayConfig, data, ckpt_path: str | None = None) -> Use
         state_dict=state,
         best_score=best.best,
         best_epoch=best.epoch,
-        epochs=trainer.current_epoch,
+        epochs=trainer.current_epoch - (debugger.skipped_epochs if debugger else 0),
         steps=trainer.global_step,
         metrics={
             k: float(v)
