@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +262,76 @@ def test_operational_settings_from_conf_and_the_command_line(project) -> None:
         operational_settings(["monitor.history=1"])
     with pytest.raises(ConfigError, match=r"monitor\.alerts\.webhook must be an http"):
         operational_settings(["monitor.alerts.webhook=file:///etc/passwd"])
+
+
+def _killed_when(process, out: Path, moment: str) -> bool:
+    """SIGKILL ``process`` as soon as ``moment`` is seen in ``out`` (polled every 2 ms):
+    "writing" a temporary folder, "written" an execution folder, "history" a history
+    line more; False when it finished first."""
+    import signal
+
+    def count() -> int:
+        path = out / "history.jsonl"
+        return len(path.read_text().splitlines()) if path.is_file() else 0
+
+    lines = count()
+    folders = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    while process.poll() is None:
+        now = {p.name for p in out.iterdir()} if out.is_dir() else set()
+        seen = {
+            "writing": any(".tmp." in n for n in now),
+            "written": any(n[:1].isdigit() for n in now - folders),
+            "history": count() > lines,
+        }[moment]
+        if seen:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.slow
+def test_killed_monitors_lose_and_repeat_nothing(credit_project, tmp_path, back_home) -> None:
+    """`assay monitor --watch` killed (SIGKILL) while writing an execution's folder, just
+    after it, and just after its history line, with new traffic between calls, then left
+    to finish: every captured record is in exactly one execution, the state agrees with
+    the history, and every execution's folder is whole."""
+    from itertools import pairwise
+
+    from assayml.serve.deployed import load_deployed
+
+    os.chdir(credit_project)
+    deployed = load_deployed()
+    folder, out = tmp_path / "captured", tmp_path / "out"
+    command = [*ASSAY, "monitor", "--watch", str(folder), "--out", str(out)]
+    command.append("monitor.settle_s=0")
+    total, killed = 0, []
+    for round_, moment in enumerate(("writing", "written", "history", "written")):
+        ids, _ = capture(folder, fresh(150, 60 + round_), deployed, rotate=100)
+        total += len(ids)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        process = subprocess.Popen(command, cwd=credit_project, env=cli_env(), **quiet)
+        killed.append(_killed_when(process, out, moment))
+    final = subprocess.run(command, cwd=credit_project, env=cli_env(), capture_output=True)
+    assert final.returncode == 0, final.stderr
+    assert sum(killed) >= 3, killed  # the kills landed where they were aimed
+    assert b"recovered execution" in final.stdout
+    lines = history(out)
+    assert len({h["execution"] for h in lines}) == len(lines)
+    covered: dict[str, list[tuple[int, int]]] = {}
+    for line in lines:
+        folder_files = {p.name for p in (out / line["execution"]).iterdir()}
+        assert {"violations.json", "monitor.json", "report.html", "execution.json"} <= folder_files
+        for piece in line["files"]:
+            covered.setdefault(piece["name"], []).append((piece["start"], piece["end"]))
+    for name, spans in covered.items():  # each file's bytes once, in order, all of them
+        spans.sort()
+        assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in pairwise(spans))
+        assert spans[-1][1] == (folder / name).stat().st_size
+    assert set(covered) == {p.name for p in folder.glob("capture-*.jsonl")}
+    assert sum(h["rows"] for h in lines) == total
+    state = json.loads((out / "state.json").read_text())
+    assert sum(f["lines"] for f in state["files"].values()) == total
+    assert state["last_execution"] == lines[-1]["execution"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left

@@ -28,6 +28,7 @@ from assayml.monitor.watch import save_state as _save_state
 from assayml.utils.io import atomic_outputs, finite
 
 ID_PATTERN = re.compile(r"\d{8}T\d{6}\.\d{6}Z")  # an execution folder's name
+TEMP = re.compile(r"\.\d+-[0-9a-f]+\.(?:tmp|old)\.(.+)")  # utils/fsops.temp_sibling
 HISTORY = "history.jsonl"
 STATE = "state.json"
 RECORD = "execution.json"
@@ -320,6 +321,10 @@ def _records(out: Path) -> list[Path]:
 def recover(watch: Watch, state: dict[str, Any]) -> dict[str, Any]:
     """Roll the history and the state forward over executions whose outputs are in place
     but whose history line or state entry is not (the process died in between)."""
+    from assayml.utils.fsops import remove_stale
+
+    for name in {m.group(1) for p in watch.out.glob(".*") if (m := TEMP.fullmatch(p.name))}:
+        remove_stale(watch.out, name)  # a killed execution's half-written folder or file
     last = state.get("last_execution") or ""
     done = {line["execution"] for line in read_history(watch.out)}
     for record in _records(watch.out):
