@@ -244,3 +244,15 @@ def test_forget_in_a_dvc_project_flags_the_registry_and_retrains(tmp_path: Path)
     rows = {h["where"]: h["holds"] for h in json.loads(again.stdout)["holders"]}
     assert rows["workspace"] is False and rows["visits@1"] is True
     assert [w for w, held in rows.items() if w.startswith("commit") and held]
+
+
+def test_the_dvc_file_tracking_the_table_is_found_file_or_folder(tmp_path: Path) -> None:
+    from assayml.forget.run import tracked_by_dvc
+
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    table = Path("data/raw/visits.csv")
+    assert tracked_by_dvc(table, tmp_path) is None
+    (tmp_path / "data" / "raw.dvc").write_text("outs: []\n")
+    assert tracked_by_dvc(table, tmp_path) == Path("data/raw")
+    (tmp_path / "data" / "raw" / "visits.csv.dvc").write_text("outs: []\n")
+    assert tracked_by_dvc(table, tmp_path) == table

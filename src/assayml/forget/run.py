@@ -151,10 +151,19 @@ def write_version(cfg: AssayConfig, raw, drop: np.ndarray) -> tuple[str, bool]:
     if len(parse_table(content, cfg.data.path, cfg.data.format)) != int((~drop).sum()):
         raise BadInputError(f"{path}: the rewritten file does not read back as the kept rows")
     write_atomic(path, content)
-    tracked = Path(f"{path}.dvc").is_file()
-    if tracked:
-        dvc(cfg.paths.root_dir, "add", "-q", cfg.data.path)
-    return hashlib.md5(content).hexdigest(), tracked
+    tracked = tracked_by_dvc(Path(cfg.data.path), Path(cfg.paths.root_dir))
+    if tracked is not None:
+        dvc(cfg.paths.root_dir, "add", "-q", tracked.as_posix())
+    return hashlib.md5(content).hexdigest(), tracked is not None
+
+
+def tracked_by_dvc(path: Path, root: Path) -> Path | None:
+    """The file or folder whose ``.dvc`` file tracks ``path`` (``data/raw.dvc`` tracks
+    ``data/raw/x.csv``), relative to ``root``; None when DVC does not track it."""
+    for candidate in (path, *path.parents):
+        if candidate != Path(".") and (root / f"{candidate}.dvc").is_file():
+            return candidate
+    return None
 
 
 def dvc(root: str, *args: str) -> None:
