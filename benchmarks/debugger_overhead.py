@@ -54,6 +54,7 @@ HOOKS = (
     "on_train_end",
 )
 INSIDE = [0.0]  # seconds spent inside the debugger's hooks
+CPU = [0.0]  # this process's CPU seconds in the last fit (less swayed by other processes)
 
 
 def time_hooks() -> None:
@@ -77,9 +78,10 @@ def fit(cfg, x, y, xv, yv) -> tuple[float, dict]:
     from assayml.train.datamodule import FeatureDataModule, SplitTensors
     from assayml.train.fit import fit_network
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     data = FeatureDataModule(SplitTensors(x, y), SplitTensors(xv, yv), cfg.train.batch_size)
     result = fit_network(cfg, data, 2, "binary")
+    CPU[0] = time.process_time() - cpu
     return time.perf_counter() - start, result.state_dict
 
 
@@ -106,23 +108,25 @@ def main() -> None:
                 for d in ("off", "default")
             }
             times: dict[str, list[float]] = {"off": [], "default": []}
+            cpus: dict[str, list[float]] = {"off": [], "default": []}
             states, shares = {}, []
             for _ in range(args.repeats):  # interleaved, so drift hits both alike
                 for name, cfg in cfgs.items():
                     INSIDE[0] = 0.0
                     seconds, states[name] = fit(cfg, x, y, xv, yv)
                     times[name].append(seconds)
+                    cpus[name].append(CPU[0])
                     if name == "default":
                         shares.append(INSIDE[0] / seconds)
             same = all(torch.equal(states["off"][k], v) for k, v in states["default"].items())
-            rows.append((label, times, same, shares))
+            rows.append((label, times, same, shares, cpus))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     steps = args.epochs * -(-int(args.rows) // args.batch_size)
     print(f"rows={args.rows} features={args.features} batch={args.batch_size} "
           f"epochs={args.epochs} optimiser steps={steps} repeats={args.repeats} "
           f"threads={torch.get_num_threads()}")  # fmt: skip
-    for label, times, same, shares in rows:
+    for label, times, same, shares, cpus in rows:
         off, on = times["off"], times["default"]
         paired = statistics.median(b / a for a, b in zip(off, on, strict=True))
         print(
@@ -130,6 +134,12 @@ def main() -> None:
             f"on best {min(on):.3f} s median {statistics.median(on):.3f} s; "
             f"ratio best-of {min(on) / min(off):.3f}, median of paired {paired:.3f}; "
             f"weights identical: {same}"
+        )
+        cpu_off, cpu_on = cpus["off"], cpus["default"]
+        print(
+            f"    CPU time: off best {min(cpu_off):.3f} s, on best {min(cpu_on):.3f} s, ratio "
+            f"best-of {min(cpu_on) / min(cpu_off):.3f}, median of paired "
+            f"{statistics.median(b / a for a, b in zip(cpu_off, cpu_on, strict=True)):.3f}"
         )
         print(
             f"    time inside the callback's hooks: median {100 * statistics.median(shares):.1f} "

@@ -48,7 +48,7 @@ class TrainingDebugger(Callback):
         self._ended = False
         self._last_check: int | None = None  # optimiser steps at the last check
         self._due = False
-        self._hooks: list[Any] = []
+        self._hooks: dict[str, Any] = {}  # ReLU layer -> its forward hook, until it has read
         self._dead: dict[str, float] = {}  # ReLU layer -> share of dead units, this check
         self._before: list[torch.Tensor] | None = None  # weights before the checked step
         self._params: list[nn.Parameter] = []
@@ -183,10 +183,15 @@ class TrainingDebugger(Callback):
     def _watch_relus(self, pl_module) -> None:
         stacked = getattr(getattr(pl_module, "net", None), "members", 0) > 0
         for name, module in _relus(pl_module):
-            self._hooks.append(module.register_forward_hook(self._relu_hook(name, stacked)))
+            self._hooks[name] = module.register_forward_hook(self._relu_hook(name, stacked))
 
     def _relu_hook(self, name: str, stacked: bool):
         def hook(module, inputs, output) -> None:
+            # Once per check: the hook removes itself, so the other forwards of a fused
+            # group (and a module's hook-free fast path) cost nothing.
+            handle = self._hooks.pop(name, None)
+            if handle is not None:
+                handle.remove()
             if name in self._dead or not isinstance(output, torch.Tensor):
                 return
             # Rows are dim 0 ([rows, units...]), or dim 1 in a stacked ensemble ([k, rows,
@@ -198,9 +203,9 @@ class TrainingDebugger(Callback):
         return hook
 
     def _remove_hooks(self) -> None:
-        for handle in self._hooks:
+        for handle in self._hooks.values():
             handle.remove()
-        self._hooks = []
+        self._hooks = {}
 
     # -- epochs ----------------------------------------------------------------------
     def _finish_epochs(self, trainer, pl_module) -> None:
