@@ -335,3 +335,15 @@ def test_killed_monitors_lose_and_repeat_nothing(credit_project, tmp_path, back_
     assert sum(f["lines"] for f in state["files"].values()) == total
     assert state["last_execution"] == lines[-1]["execution"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_a_capture_folder_read_whole_leaves_out_a_line_being_written(tmp_path) -> None:
+    """`assay monitor captured/` while the server writes: the unfinished last line is left
+    out, not taken for a torn record."""
+    from assayml.monitor.inputs import read_current
+
+    record = {"id": "1", "inputs": {"age": 30}, "outputs": {"prediction": 1}}
+    text = json.dumps(record) + "\n" + json.dumps(record | {"id": "2"})[:30]
+    (tmp_path / "capture-a.jsonl").write_text(text)
+    current = read_current(tmp_path)
+    assert current.ids.tolist() == ["1"] and current.frame["age"].tolist() == [30]

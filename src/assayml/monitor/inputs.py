@@ -132,6 +132,11 @@ def _read_capture_file(path: Path) -> pd.DataFrame:
     rows = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
+            if not line.endswith("\n"):  # the writer has not finished this line yet
+                from assayml.verbosity import say
+
+                say(f"{path}: line {number} has no newline yet (being written): left out")
+                break
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as err:
