@@ -19,7 +19,7 @@ class AlertsConfig:
     webhook: str | None = None  # http(s) URL; POST of the violations (JSON, Slack-style "text")
     command: list[str] | None = None  # argv (no shell); gets the same JSON on stdin
     retries: int = 3  # further attempts after a failed one (0-10)
-    timeout_s: float = 10.0  # per attempt, seconds (0-300]
+    timeout_s: float = 10.0  # per attempt, seconds (0, 86400]: a retraining command needs long
     backoff_s: float = 1.0  # wait before retry k: backoff_s * 2**(k-1), seconds
     when: str = "violations"  # violations | always (every execution, clean ones too)
 
@@ -34,8 +34,8 @@ class AlertsConfig:
             raise ValueError("monitor.alerts.command must be a non-empty list of strings")
         if not 0 <= self.retries <= 10:
             raise ValueError("monitor.alerts.retries must lie in [0, 10]")
-        if not 0 < self.timeout_s <= 300:
-            raise ValueError("monitor.alerts.timeout_s must lie in (0, 300]")
+        if not 0 < self.timeout_s <= 86_400:
+            raise ValueError("monitor.alerts.timeout_s must lie in (0, 86400]")
         if not 0 <= self.backoff_s <= 60:
             raise ValueError("monitor.alerts.backoff_s must lie in [0, 60]")
         if self.when not in ("violations", "always"):
