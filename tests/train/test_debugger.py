@@ -241,6 +241,8 @@ def test_weights_are_bit_identical_with_the_debugger_on_and_off(shared, tmp_path
     assert weights[0] == weights[1]
     assert off["debugger"] is None and on["debugger"]["nan_inf"]["checks"] > 0
     assert on["metrics"] == off["metrics"]
+    again = train(shared, tmp_path / "again", "trainer.max_epochs=4", *extra)
+    assert again["debugger"] == on["debugger"]  # DVC hashes models/: same run, same figures
 
 
 @pytest.mark.slow
