@@ -141,6 +141,15 @@ def test_the_default_run_is_silent_and_reports_every_rule(shared, tmp_path, capf
         ),  # 20 sigmoid layers: the first layer's gradient is ~1e-16 of the last's
         ({"dead_relu", "vanishing_gradient"}, ("model=dead_relu", EVERY_STEP)),
         ({"exploding_gradient"}, (ADAM_50, "trainer.max_epochs=1")),
+        (
+            {"loss_not_decreasing"},
+            (
+                "model.dropout=0.99",
+                "model.lr=0.01",
+                "trainer.max_epochs=10",
+                "train.early_stopping.enabled=false",
+            ),
+        ),  # 99 % of the hidden units dropped: the loss stalls (default rules)
         ({"update_too_large"}, (ADAM_50, "train.fused_steps=1", EVERY_STEP)),
         (
             {"update_too_small", "loss_not_decreasing"},
