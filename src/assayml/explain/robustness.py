@@ -8,21 +8,24 @@ copies), overall, and the least robust rows; the model is flagged when more than
 ``threshold`` of the rows flip at least once. Like the bias thresholds, a flag is reported
 (``robustness.json``, ``explain.json``, the report), not an error.
 
-The perturbation, drawn from ``numpy.random.default_rng(seed)`` in this order:
+The perturbation, drawn from ``numpy.random.default_rng(seed)`` copy by copy (r = 0, 1,
+...), each copy's draws in this order:
 
-1. numeric columns: ``eps = rng.standard_normal((repeats, rows, numeric))``, and copy r of
-   row i gets ``x + noise * sd * eps[r, i]``, sd being the column's training standard
-   deviation (population, missing values left out). A missing value stays missing (the
-   transform imputes it as before); a ``features.numeric.log`` column is clipped at 0.
-2. categorical columns, only with ``categorical_swap > 0``: ``u = rng.random((repeats, rows,
-   categorical))`` and ``pick = rng.integers(0, 2**31, (repeats, rows, categorical))``;
-   where ``u < categorical_swap`` the value becomes the training category
+1. numeric columns: ``eps = rng.standard_normal((rows, numeric))``, and row i of copy r
+   gets ``x + noise * sd * eps[i]``, sd being the column's training standard deviation
+   (population, missing values left out). A missing value stays missing (the transform
+   imputes it as before); a ``features.numeric.log`` column is clipped at 0.
+2. categorical columns, only with ``categorical_swap > 0``: ``u = rng.random((rows,
+   categorical))``, then ``pick = rng.integers(0, 2**31, (rows, categorical))``; where
+   ``u < categorical_swap`` the value becomes the training category
    ``others[pick % len(others)]``, others being the column's fitted categories but the
    row's own (a missing value stays missing). Left unchanged by default: a category has
    no "small" change.
 
-All copies go through the saved feature transform and the model in a few batched forwards
-(as permutation importance does, ``global_explain.py``). Same seed, same bytes.
+Copies go through the saved feature transform and the model a group at a time (about
+``GROUP_ROWS`` rows: memory stays bounded on a large split), each group in a few batched
+forwards (as permutation importance does, ``global_explain.py``). Same seed, same bytes,
+whatever the grouping.
 """
 
 from __future__ import annotations
@@ -37,34 +40,51 @@ from assayml.explain.selection import plain
 from assayml.models.inference import predict
 
 BATCH_VALUES = 1 << 22  # feature values per batched forward (16 MB of float32)
+GROUP_ROWS = 1 << 17  # perturbed rows held at once (copies of the split, in whole copies)
+
+
+def training_sds(train: pd.DataFrame, transform) -> list[float]:
+    """Each numeric input column's training standard deviation (population, NaN left out)."""
+    sds = []
+    for col in transform.numeric:
+        known = pd.to_numeric(train[col.name]).to_numpy(dtype=np.float64, na_value=np.nan)
+        known = known[~np.isnan(known)]
+        sds.append(float(known.std()) if len(known) else 0.0)
+    return sds
 
 
 def perturbed_copies(
-    frame: pd.DataFrame, train: pd.DataFrame, transform, settings: RobustnessConfig, seed: int
+    frame: pd.DataFrame,
+    sds: list[float],
+    transform,
+    settings: RobustnessConfig,
+    rng: np.random.Generator,
+    count: int,
 ) -> pd.DataFrame:
-    """[repeats * rows] raw rows: copy r of row i at position r * rows + i."""
-    rows, repeats = len(frame), settings.repeats
-    rng = np.random.default_rng(seed)
-    copies = pd.concat([frame] * repeats, ignore_index=True)
-    numeric = transform.numeric
-    eps = rng.standard_normal((repeats, rows, len(numeric)))
+    """The next ``count`` copies of ``frame``'s raw rows, drawn from ``rng`` copy by copy:
+    [count * rows] rows, copy r's row i at r * rows + i."""
+    rows, numeric, categorical = len(frame), transform.numeric, transform.categorical
+    swaps = settings.categorical_swap > 0 and categorical
+    eps, u, pick = [], [], []
+    for _ in range(count):  # the documented order: each copy's draws together
+        eps.append(rng.standard_normal((rows, len(numeric))))
+        if swaps:
+            u.append(rng.random((rows, len(categorical))))
+            pick.append(rng.integers(0, 2**31, (rows, len(categorical))))
+    copies = pd.concat([frame] * count, ignore_index=True)
+    noise = np.stack(eps) if eps else np.zeros((0, rows, len(numeric)))  # [count, rows, k]
     for j, col in enumerate(numeric):
         values = pd.to_numeric(frame[col.name]).to_numpy(dtype=np.float64, na_value=np.nan)
-        known = pd.to_numeric(train[col.name]).to_numpy(dtype=np.float64, na_value=np.nan)
-        known = known[~np.isnan(known)]
-        sd = float(known.std()) if len(known) else 0.0
-        moved = values[None, :] + settings.noise * sd * eps[:, :, j]  # [repeats, rows]
+        moved = values[None, :] + settings.noise * sds[j] * noise[:, :, j]  # [count, rows]
         if col.log:
             moved = np.maximum(moved, 0.0)
         copies[col.name] = moved.reshape(-1)
-    if settings.categorical_swap > 0 and transform.categorical:
-        shape = (repeats, rows, len(transform.categorical))
-        swap, pick = rng.random(shape), rng.integers(0, 2**31, shape)
-        for j, col in enumerate(transform.categorical):
+    if swaps:
+        swap, chosen = np.stack(u) < settings.categorical_swap, np.stack(pick)
+        for j, col in enumerate(categorical):
             copies[col.name] = _swapped(
-                frame[col.name], col.categories, swap[:, :, j] < settings.categorical_swap,
-                pick[:, :, j],
-            )  # fmt: skip
+                frame[col.name], col.categories, swap[:, :, j], chosen[:, :, j]
+            )
     return copies
 
 
@@ -100,8 +120,14 @@ def robustness(
     regression = transform.target.task == "regression"
     rows, repeats = len(frame), settings.repeats
     base = _outputs(estimator, transform.transform(frame), rows, threshold)
-    x = transform.transform(perturbed_copies(frame, train, transform, settings, seed))
-    moved = _outputs(estimator, x, rows, threshold).reshape(repeats, rows)
+    rng, sds = np.random.default_rng(seed), training_sds(train, transform)
+    group = max(1, GROUP_ROWS // max(rows, 1))  # whole copies per group
+    parts = []
+    for start in range(0, repeats, group):
+        count = min(group, repeats - start)
+        copies = perturbed_copies(frame, sds, transform, settings, rng, count)
+        parts.append(_outputs(estimator, transform.transform(copies), rows, threshold))
+    moved = np.concatenate(parts).reshape(repeats, rows)
     if regression:
         change = np.abs(moved - base[None, :])  # [repeats, rows], target units
         limit = settings.tolerance * transform.target.std
