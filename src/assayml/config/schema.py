@@ -29,6 +29,8 @@ from assayml.config.debugger_schema import DebuggerConfig as DebuggerConfig
 from assayml.config.debugger_schema import RuleAction as RuleAction
 from assayml.config.explain_schema import BiasConfig as BiasConfig
 from assayml.config.explain_schema import ExplainConfig as ExplainConfig
+from assayml.config.mitigation_schema import MitigationConfig as MitigationConfig
+from assayml.config.mitigation_schema import MitigationMethod as MitigationMethod
 from assayml.config.monitor_schema import MonitorConfig as MonitorConfig
 from assayml.config.trainer_schema import LightningTrainerArgs, check_owned_elsewhere
 
@@ -340,6 +342,7 @@ class AssayConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     debugger: DebuggerConfig = field(default_factory=DebuggerConfig)  # training-debugger rules
+    mitigation: MitigationConfig = field(default_factory=MitigationConfig)  # bias mitigation
     tune: TuneConfig = field(default_factory=TuneConfig)
     run: RunConfig = field(default_factory=RunConfig)  # which stages `assay run` runs
 
