@@ -160,7 +160,20 @@ def load_model(models_dir: str | Path, trust: BuilderTrust | None = None):
         from assayml.models.user_module import as_predictor
 
         module = as_predictor(module, spec.task)
+    _attach_postprocess(models_dir, spec)
     return module.eval(), spec
+
+
+def _attach_postprocess(models_dir, spec: ModelSpec) -> None:
+    """Put the folder's fitted bias post-processing (``mitigation.json``, JSON checked by
+    :mod:`assayml.mitigation.state`) into ``spec.extras``, where
+    ``Sampling.from_extras`` finds it: every caller of :func:`load_model` (evaluate,
+    predict, serve, explain, registry compare) then applies it."""
+    from assayml.mitigation.state import postprocess_state
+
+    state = postprocess_state(models_dir)
+    if state is not None:
+        spec.extras["postprocess"] = state
 
 
 def _trust_for(models_dir, spec: ModelSpec, trust: BuilderTrust | None, sealed: bool):

@@ -39,6 +39,9 @@ class Sampling:
     temperature: float = 1.0  # divides the logits
     head: str = "logits"  # logits | point | gaussian
     interval: float = 0.9  # regression interval level
+    # Fitted bias post-processing (models/mitigation.json, attached by load_model), or
+    # None: binary decisions then come from its per-group thresholds, not ``threshold``.
+    postprocess: dict | None = None
 
     @classmethod
     def from_extras(cls, extras: dict) -> Sampling:
@@ -77,7 +80,13 @@ def predict(
         return _regression(outputs, transform, sampling)
     summary = classification_summary(torch.softmax(outputs / sampling.temperature, dim=-1).numpy())
     probabilities = summary.pop("probabilities")
-    if transform.target.task == "binary":
+    if transform.target.task == "binary" and sampling.postprocess is not None:
+        from assayml.mitigation.postprocess import postprocess
+
+        # One code path for evaluate, predict and serve (they all come here with x).
+        predicted, applied = postprocess(sampling.postprocess, probabilities[:, 1], x, threshold)
+        summary["mitigated"] = applied  # 1.0: the fitted thresholds; 0.0: unknown group
+    elif transform.target.task == "binary":
         predicted = (probabilities[:, 1] >= threshold).astype(np.int64)
     else:
         predicted = probabilities.argmax(axis=1).astype(np.int64)

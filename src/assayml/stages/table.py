@@ -60,6 +60,8 @@ class Stage:
                 "seed": record.seed,
                 "data_md5": record.data.get("md5"),
                 "git_commit": record.git.get("commit"),
+                # bias mitigation's method and before/after figures (train, explain)
+                **{k: record.details[k] for k in ("mitigation",) if k in record.details},
             },
         )
         return record

@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from assayml.config.load import canonical_json, config_hash
-from assayml.config.schema import AssayConfig, CalibrationMethod, UncertaintyMethod
+from assayml.config.schema import (
+    AssayConfig,
+    CalibrationMethod,
+    MitigationMethod,
+    UncertaintyMethod,
+)
 from assayml.errors import ConfigError
 from assayml.features.transform import FeatureTransform
+from assayml.mitigation import STATE_FILE
+from assayml.mitigation.fit import check_mitigation, fit_postprocess, reweigh
+from assayml.mitigation.record import mitigation_card, mitigation_details
 from assayml.models.artifact import ModelSpec, save_model, seal_model
 from assayml.models.build import architecture_kwargs
 from assayml.models.heads import output_width
@@ -31,6 +39,14 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     ``model_card.json`` and the record to ``paths.models_dir``."""
     from assayml.config.load import uses_datamodule, uses_lightning_module
 
+    if cfg.mitigation.method is not MitigationMethod.none and (
+        uses_lightning_module(cfg) or uses_datamodule(cfg)
+    ):
+        raise ConfigError(
+            f"mitigation={cfg.mitigation.method.value} works on assayml's own module and "
+            "tables: reweighing weights its loss, post-processing reads the group from its "
+            "inputs; a user's LightningModule or DataModule trains with mitigation=none"
+        )
     if uses_lightning_module(cfg):
         from assayml.stages.train_module import run_train_module
 
@@ -51,6 +67,9 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     inputs = training_inputs(cfg)
     transform, splits, task, head = inputs.transform, inputs.splits, inputs.task, inputs.head
     out_features = inputs.out_features
+    mitigation = None
+    if cfg.mitigation.method is MitigationMethod.reweighing:
+        mitigation = reweigh(cfg, splits, sensitive_columns(cfg), transform.target.classes)
     if external_rank() > 0:
         # torchrun / multi-task srun start every rank with the whole command: the others
         # fit alongside rank 0 and leave; rank 0 alone writes the model and the records.
@@ -69,6 +88,10 @@ def run_train(cfg: AssayConfig) -> StageRecord:
     sampling = sampling_for(cfg, head)
     if cfg.calibration.method is CalibrationMethod.temperature:
         sampling = replace(sampling, temperature=calibrate(result.net, splits.val, sampling))
+    if cfg.mitigation.method is MitigationMethod.threshold_optimizer:
+        mitigation = fit_postprocess(
+            cfg, result.net, transform, splits.val, sampling, sensitive_columns(cfg)
+        )
     spec = ModelSpec(
         target=cfg.model._target_,
         kwargs=architecture_kwargs(cfg.model),
@@ -76,7 +99,8 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         out_features=out_features,
         task=task,
         feature_names=transform.feature_names,
-        extras=asdict(sampling) | ({"ensemble": SEQUENTIAL} if sequential else {}),
+        extras={k: v for k, v in asdict(sampling).items() if k != "postprocess"}
+        | ({"ensemble": SEQUENTIAL} if sequential else {}),
     )
     models = Path(cfg.paths.models_dir)
     data = upstream_data(cfg, "features")
@@ -90,6 +114,10 @@ def run_train(cfg: AssayConfig) -> StageRecord:
         details = training_details(cfg, result, len(splits.train.y), len(splits.val.y))
         card = model_card(cfg, spec, transform, data, details)
         card["debugger"] = result.debugger  # per rule: fired, step, figure (null: off)
+        card["mitigation"] = mitigation_card(mitigation)
+        if mitigation is not None:  # the fitted state: sealed in the manifest with the rest
+            out.write_json(models / STATE_FILE, mitigation)
+            details["mitigation"] = mitigation_details(mitigation)
         out.write_json(models / MODEL_CARD_FILE, card)
         seal_model(out, models)  # manifest.json: every file above, by SHA-256
         inputs = [
@@ -120,6 +148,7 @@ def training_inputs(cfg: AssayConfig) -> TrainingInputs:
     task = transform.target.task
     head = model_head(cfg, task)
     check_uncertainty(cfg, task)
+    check_mitigation(cfg, task)
     out_features = output_width(task, len(transform.target.classes), head)
     return TrainingInputs(transform, splits, task, head, out_features)
 
@@ -138,6 +167,16 @@ def input_schema(cfg: AssayConfig, transform) -> dict:
         "reference_groups": profile.get("reference_groups", {}),
         "image_shape": profile.get("image_shape"),
     }
+
+
+def sensitive_columns(cfg: AssayConfig) -> list[str]:
+    """The prepared data's sensitive columns (profile.json)."""
+    from assayml.stages.common import read_json
+    from assayml.stages.prepare import PROFILE_FILE
+
+    return list(
+        read_json(Path(cfg.paths.prepared_dir) / PROFILE_FILE, "prepare").get("sensitive") or []
+    )
 
 
 def sampling_for(cfg: AssayConfig, head: str):

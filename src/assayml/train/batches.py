@@ -42,11 +42,21 @@ class TensorBatches:
         shuffle: bool,
         seed: int = 0,
         shard: tuple[int, int] = (0, 1),
+        weights: torch.Tensor | None = None,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.rank, self.world = shard
+        # Per-row loss weights (mitigation=reweighing): yielded as a tensor after y.
+        self.weights = weights
+        if weights is not None and self.world > 1:
+            from assayml.errors import ConfigError
+
+            raise ConfigError(
+                "mitigation=reweighing trains in one process: per-row weights are not "
+                "sharded across DDP ranks; use one device (trainer=cpu or one GPU)"
+            )
         self.sampler = EpochSeed(seed)
         self.batch_sampler = None  # Lightning inspects loaders for one
 
@@ -58,21 +68,24 @@ class TensorBatches:
         n = len(self.x)
         if not self.shuffle:
             for start in range(0, n, self.batch_size):
-                yield (
-                    self.x[start : start + self.batch_size],
-                    self.y[start : start + self.batch_size],
-                )
+                rows = slice(start, start + self.batch_size)
+                yield self._rows(rows)
             return
         order = torch.randperm(n, generator=self.sampler.generator())
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
             if self.world == 1:
-                yield self.x[idx], self.y[idx]
+                yield self._rows(idx)
                 continue
             if len(idx) < self.world:
                 return
             mine = idx[self.rank :: self.world]
             yield self.x[mine], self.y[mine], self.world * len(mine) / len(idx)
+
+    def _rows(self, idx) -> tuple:
+        if self.weights is None:
+            return self.x[idx], self.y[idx]
+        return self.x[idx], self.y[idx], self.weights[idx]
 
 
 class EnsembleBatches:
@@ -88,12 +101,14 @@ class EnsembleBatches:
         seeds: list[int],
         bootstrap: bool = False,
         shard: tuple[int, int] = (0, 1),
+        weights: torch.Tensor | None = None,
     ) -> None:
         self.members = []
         for seed in seeds:
             rows = bootstrap_rows(len(x), seed) if bootstrap else None
             xs, ys = (x, y) if rows is None else (x[rows], y[rows])
-            self.members.append(TensorBatches(xs, ys, batch_size, True, seed, shard))
+            ws = weights if weights is None or rows is None else weights[rows]
+            self.members.append(TensorBatches(xs, ys, batch_size, True, seed, shard, ws))
         self.sampler = self  # Lightning calls sampler.set_epoch each epoch
         self.batch_sampler = None
 
@@ -106,11 +121,15 @@ class EnsembleBatches:
 
     def __iter__(self) -> Iterator[tuple]:
         for parts in zip(*self.members, strict=True):
-            # Sharded batches carry a loss weight, the same for every member.
+            # Sharded batches carry a loss weight, the same for every member; reweighed
+            # ones each member's rows' weights, stacked like y.
+            rest = parts[0][2:]
+            if rest and torch.is_tensor(rest[0]):
+                rest = (torch.stack([p[2] for p in parts]),)
             yield (
                 torch.stack([p[0] for p in parts]),
                 torch.stack([p[1] for p in parts]),
-                *parts[0][2:],
+                *rest,
             )
 
 

@@ -18,6 +18,7 @@ VAL_BATCH_ROWS = 1024  # validation has no optimiser step: bigger batches are ch
 class SplitTensors:
     x: torch.Tensor  # [rows, features] float32
     y: torch.Tensor  # [rows] int64 class indices, or float32 (standardised) targets
+    w: torch.Tensor | None = None  # [rows] float32 loss weights (mitigation=reweighing)
 
 
 def load_split(features_dir: str | Path, split: str) -> SplitTensors:
@@ -116,10 +117,10 @@ class FeatureDataModule(pl.LightningDataModule):
         shard = rank_and_world(getattr(self, "trainer", None))
         if self.members:
             seeds = [self.seed + i for i in range(self.members)]
-            return EnsembleBatches(self.train.x, self.train.y, rows, seeds, self.bootstrap, shard)
-        return TensorBatches(
-            self.train.x, self.train.y, rows, shuffle=True, seed=self.seed, shard=shard
-        )
+            return EnsembleBatches(
+                self.train.x, self.train.y, rows, seeds, self.bootstrap, shard, self.train.w
+            )
+        return TensorBatches(self.train.x, self.train.y, rows, True, self.seed, shard, self.train.w)
 
     def val_dataloader(self) -> TensorBatches:
         # Every rank validates on all rows: identical metrics on every rank, so early

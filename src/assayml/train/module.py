@@ -85,13 +85,17 @@ class AssayModule(pl.LightningModule):
         """[batch, features] (or [k, batch, features]) -> [(k,) batch, outputs]."""
         return self.net(x)
 
-    def loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return member_losses(output, y, self.task, self.head).sum()
+    def loss(
+        self, output: torch.Tensor, y: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``rows``: each row's loss weight (mitigation=reweighing), or None."""
+        return member_losses(output, y, self.task, self.head, rows).sum()
 
     def training_step(self, batch: tuple, _: int):
         x, y, *weight = batch  # a weight under DDP (see batches.TensorBatches)
+        rows_weight = weight.pop() if weight and torch.is_tensor(weight[-1]) else None
         if not self.fused:
-            loss = self.loss(self(x), y)
+            loss = self.loss(self(x), y, rows_weight)
             self._accumulate("train/loss", loss, y.shape[-1], y.shape[-1] / self.members)
             return loss * weight[0] if weight else loss
         optimizer = self.optimizers()  # a LightningOptimizer
@@ -100,7 +104,8 @@ class AssayModule(pl.LightningModule):
         for start in starts:
             rows = slice(start, start + self.batch_size)
             xb, yb = x[..., rows, :], y[..., rows]
-            loss = self.loss(self.net(xb), yb)
+            wb = None if rows_weight is None else rows_weight[..., rows]
+            loss = self.loss(self.net(xb), yb, wb)
             raw.zero_grad()
             # Plain backward, not manual_backward: its two hook dispatches per step cost more
             # than the step itself here (benchmarks/README.md); fusing is off wherever the
