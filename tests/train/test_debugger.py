@@ -5,6 +5,7 @@ bit-identical with the debugger on and off."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -255,6 +256,12 @@ def test_weights_are_bit_identical_with_the_debugger_on_and_off(shared, tmp_path
 
 
 @pytest.mark.slow
+def with_repo_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the repository root first on PYTHONPATH (for ``tests.train...``)."""
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(REPO), *rest])}
+
+
 def test_the_fail_action_exits_3_through_the_cli(shared, tmp_path) -> None:
     args = [*overrides(shared, tmp_path), "model=nan_after", "debugger.rules.nan_inf.action=fail"]
     result = subprocess.run(
@@ -262,7 +269,7 @@ def test_the_fail_action_exits_3_through_the_cli(shared, tmp_path) -> None:
         cwd=shared,
         capture_output=True,
         text=True,
-        env={**cli_env(), "PYTHONPATH": str(REPO)},  # the test's network: tests.train...
+        env=with_repo_on_path(cli_env()),  # the test's network: tests.train...
         timeout=300,
     )
     assert result.returncode == 3, result.stderr[-2000:]
