@@ -87,6 +87,7 @@ def test_baseline_files_follow_model_monitor(credit_project: Path) -> None:
     assert constraints["bias"]["facets"] == {"group": "A"}
 
 
+@pytest.mark.slow
 def test_fresh_data_raises_no_violation(credit_project: Path, tmp_path: Path) -> None:
     result, report = run_monitor(credit_project, tmp_path, fresh())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,6 +104,7 @@ def test_fresh_data_raises_no_violation(credit_project: Path, tmp_path: Path) ->
     assert (tmp_path / "monitor" / "report.html").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_each_data_change_raises_its_own_violation(credit_project: Path, tmp_path) -> None:
     frame = fresh()
     frame["income"] += 0.5 * frame["income"].std()  # half a standard deviation
