@@ -111,6 +111,7 @@ STAGES: tuple[Stage, ...] = (
             "tags",
             "ckpt_path",
             "data.card",  # copied into the model card
+            "debugger",  # its rules can stop training; their findings go into the card
         ),
         outputs=("models",),
         code=(
