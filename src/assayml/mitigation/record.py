@@ -35,3 +35,16 @@ def mitigation_details(record: dict[str, Any]) -> dict[str, Any]:
         details[f"val_accuracy_{side}"] = validation[side]["accuracy"]
         details[f"val_dp_difference_{side}"] = validation[side]["demographic_parity_difference"]
     return details
+
+
+def postprocess_summary(state: dict[str, Any], pred) -> dict[str, Any]:
+    """``evaluate.json``'s note: its decisions are post-processed, and how many rows fell
+    back to the model's own threshold (a group the thresholds were not fitted on)."""
+    applied = pred.uncertainty.get("mitigated")
+    unknown = 0 if applied is None else int((applied == 0).sum())
+    return {
+        "method": "threshold_optimizer",
+        "facet": state["column"],
+        "constraint": state["constraint"],
+        "rows_unknown_group": unknown,
+    }

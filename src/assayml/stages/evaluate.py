@@ -9,6 +9,8 @@ from assayml.evaluate.metrics import compute_metrics
 from assayml.evaluate.plots import plot_data, plot_pngs
 from assayml.evaluate.uncertainty_report import uncertainty_report
 from assayml.features.transform import FeatureTransform
+from assayml.mitigation import STATE_FILE
+from assayml.mitigation.record import postprocess_summary
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.records import StageRecord
@@ -55,6 +57,7 @@ def run_evaluate(cfg: AssayConfig) -> StageRecord:
     pred = predict(module, transform, x, cfg.evaluate.threshold, sampling)
     y = target.to_numpy(dtype=float) if pred.task == "regression" else y_encoded
     inputs = [weights, models / SPEC_FILE, models / TRANSFORM_COPY, split_path]
+    inputs += [p for p in [models / STATE_FILE] if p.is_file()]  # bias post-processing
     return write_evaluation(cfg, pred, y, transform.target.classes, sampling, inputs, started)
 
 
@@ -64,6 +67,9 @@ def write_evaluation(
     """Score ``pred`` against ``y``, write ``metrics/evaluate.json``, the plots and the
     record: one report whether the model is ours or a user's module on a DataModule."""
     metrics = {"split": cfg.evaluate.split, **compute_metrics(pred, y, cfg.evaluate.threshold)}
+    if sampling.postprocess is not None:
+        metrics |= decision_metrics(pred, y)
+        metrics["mitigation"] = postprocess_summary(sampling.postprocess, pred)
     metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
     plots = plot_data(pred, y, classes)
     pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
@@ -87,6 +93,19 @@ def write_evaluation(
         }
         identity = upstream_data(cfg, "train")
         return finish_record(out, "evaluate", cfg, identity, inputs, started, details)
+
+
+def decision_metrics(pred, y) -> dict:
+    """A post-processed model decides by its per-group thresholds, not one threshold on the
+    probability: accuracy, F1, precision, recall and the confusion matrix are those of its
+    decisions (scored as one-hot probabilities at 0.5); AUROC stays the probabilities'."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    decided = np.eye(pred.probabilities.shape[1])[pred.predicted]
+    scored = compute_metrics(replace(pred, probabilities=decided), y, 0.5)
+    return {k: v for k, v in scored.items() if k != "auroc"}
 
 
 def load_checkpoint_weights(net, cfg: AssayConfig) -> Path:

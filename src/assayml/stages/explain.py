@@ -14,7 +14,6 @@ import torch
 
 from assayml.config.schema import AssayConfig
 from assayml.explain import global_explain, plots
-from assayml.explain.bias_report import bias_report, favourable_label
 from assayml.explain.counterfactual import Space, counterfactual
 from assayml.explain.kernel_shap import kernel_shap
 from assayml.explain.local import LocalSettings, attribute
@@ -30,6 +29,7 @@ from assayml.explain.selection import (
 from assayml.explain.stability import stability
 from assayml.explain.threads import single_threaded
 from assayml.features.transform import FeatureTransform
+from assayml.mitigation import STATE_FILE
 from assayml.models.artifact import SPEC_FILE, WEIGHTS_FILE, load_model
 from assayml.models.inference import Sampling, predict
 from assayml.records import StageRecord
@@ -88,6 +88,8 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
         bias = None
         steps.next("bias")
         if pred.task != "regression" and ctx.profile.get("sensitive"):
+            from assayml.stages.explain_bias import bias_section
+
             bias = bias_section(ctx, pred)
         elif ctx.profile.get("sensitive"):
             report["bias_skipped"] = (
@@ -114,6 +116,7 @@ def run_explain(cfg: AssayConfig) -> StageRecord:
             train_rows_file(cfg),
             prepared / f"{cfg.explain.split}.parquet",
         ]
+        inputs += [p for p in [models / STATE_FILE] if p.is_file()]  # bias mitigation
         return finish_record(
             out, "explain", cfg, upstream_data(cfg, "train"), inputs, started, summary(report, bias)
         )
@@ -269,30 +272,6 @@ def draws_png(ecfg) -> bool:
     return figures == "png"
 
 
-def bias_section(ctx: Context, pred) -> dict[str, Any]:
-    classes = ctx.transform.target.classes
-    favourable = favourable_label(classes, ctx.cfg.explain.bias)
-    predicted = np.asarray(classes, dtype=object)[pred.predicted]
-
-    def predict_favourable(rows: pd.DataFrame) -> np.ndarray:
-        labels = ctx.estimator.predict(rows[ctx.transform.input_columns])
-        return typed.matches(pd.Series(list(labels), dtype=object), favourable).astype(int)
-
-    score = pred.probabilities[:, typed.index_of(classes, favourable)]
-    return bias_report(
-        ctx.train,
-        ctx.split,
-        predicted,
-        ctx.transform.target.name,
-        ctx.profile["sensitive"],
-        ctx.profile.get("reference_groups") or {},
-        favourable,
-        predict_favourable,
-        ctx.cfg.explain.bias,
-        score,
-    )
-
-
 def check_prepared_facets(cfg: AssayConfig, profile: dict[str, Any]) -> None:
     """Stop when the sensitive columns or reference groups configured now differ from those
     the data was prepared with: the bias report would silently follow the old ones.
@@ -396,6 +375,10 @@ def summary(report: dict[str, Any], bias: dict[str, Any] | None) -> dict[str, An
         details["robustness_flagged"] = report["robustness"]["flagged"]
     if bias is not None:
         details["bias_flags"] = len(bias["flags"])
+        if "mitigation" in bias:  # reaches the audit trail (stages/table.py)
+            from assayml.mitigation.report import mitigation_summary
+
+            details["mitigation"] = mitigation_summary(bias["mitigation"])
     elif report.get("bias_skipped"):
         details["bias"] = "skipped (regression target)"
     return details
