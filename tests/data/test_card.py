@@ -111,6 +111,11 @@ def test_card_reaches_model_card_registry_show_and_lineage(project: Path, make_c
     assert shown.returncode == 0, shown.stderr
     assert "data card:" in shown.stdout and "  owner: Test team" in shown.stdout
     assert "  access: tests" in shown.stdout
+    report = assay(project, "report")
+    assert report.returncode == 0, report.stderr
+    page = (project / "reports" / "report.html").read_text()
+    assert "Data card:" in page and "<td>Test team</td>" in page
+    assert "<td>personal data</td><td>no</td>" in page
     as_json = assay(project, "lineage", "visits@1", "--json")
     data = next(n for n in json.loads(as_json.stdout)["nodes"] if n["kind"] == "data")
     assert data["attrs"]["card"] == TEST_CARD
@@ -133,3 +138,12 @@ def test_a_datamodule_that_reads_files_needs_a_card(tmp_path: Path) -> None:
         )
     )
     assert not card_required(generated.data)
+
+
+def test_the_report_escapes_a_hostile_card() -> None:
+    from assayml.report.html import _card
+
+    page = _card({**TEST_CARD, "owner": "<script>alert(1)</script>", "forbidden_uses": []})
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<td>forbidden uses</td><td>none named</td>" in page
+    assert _card(None) == "<p>Data card: none recorded.</p>"

@@ -107,6 +107,7 @@ def _data(profile: dict[str, Any] | None) -> str:
         )
         + "</p>"
     )
+    head += _card(profile.get("card"))
     sampled = (profile.get("sampled_rows") or {}).get("train")
     if sampled:
         head += (
@@ -120,6 +121,19 @@ def _data(profile: dict[str, Any] | None) -> str:
         [[_e(name), *(_cell(stats.get(k)) for k in keys)] for name, stats in train.items()],
     )
     return head + table
+
+
+def _card(card: dict[str, Any] | None) -> str:
+    """The data card: who owns the data and how it may be used."""
+    if not card:
+        return "<p>Data card: none recorded.</p>"
+    rows = [
+        [_e(key.replace("_", " ")), _e(", ".join(map(str, value)) or "none named")]
+        if isinstance(value, list)
+        else [_e(key.replace("_", " ")), _e({True: "yes", False: "no"}.get(value, value))]
+        for key, value in card.items()
+    ]
+    return "<p>Data card:</p>" + _table(["field", "value"], rows)
 
 
 def _metrics(metrics: dict[str, Any] | None, folder: Path) -> str:
