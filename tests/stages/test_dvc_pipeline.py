@@ -44,6 +44,16 @@ def test_dvc_yaml_matches_the_stage_table() -> None:
     assert "records/params.ok" in stages["prepare"]["deps"]
 
 
+def test_the_baseline_depends_on_every_monitor_check_key_and_no_operational_one() -> None:
+    import dataclasses
+
+    from assayml.config.monitor_schema import OPERATIONAL_KEYS, MonitorConfig
+    from assayml.stages.table import MONITOR_CHECKS
+
+    fields = [f.name for f in dataclasses.fields(MonitorConfig)]
+    assert [f"monitor.{k}" for k in fields if k not in OPERATIONAL_KEYS] == list(MONITOR_CHECKS)
+
+
 def test_committed_params_yaml_is_the_composition_of_conf() -> None:
     from assayml.config.load import compose
     from assayml.config.params_file import composed_yaml, conf_fingerprint

@@ -17,6 +17,31 @@ if TYPE_CHECKING:
     from assayml.records import StageRecord
 
 
+# The monitor keys the baseline's constraints hold: monitor.schedule, .alerts and the other
+# operational keys (config/monitor_schema.py OPERATIONAL_KEYS) change how `assay monitor`
+# runs, not the baseline, so they are no DVC params of it (a test keeps this list whole).
+MONITOR_CHECKS = tuple(
+    f"monitor.{key}"
+    for key in (
+        "numeric_test",
+        "categorical_test",
+        "alpha",
+        "correction",
+        "min_effect",
+        "wasserstein_threshold",
+        "js_threshold",
+        "psi_threshold",
+        "quality_tolerance",
+        "attribution_ndcg",
+        "attribution_rows",
+        "bootstrap",
+        "reference_rows",
+        "histogram_bins",
+        "in_memory_rows",
+    )
+)
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -155,7 +180,7 @@ STAGES: tuple[Stage, ...] = (
         name="baseline",
         function="assayml.stages.baseline:run_baseline",
         summary="monitoring baseline: statistics, constraints, reference values",
-        params=("seed", "explain", "monitor", "data"),
+        params=("seed", "explain", *MONITOR_CHECKS, "data"),
         outputs=("monitoring",),
         code=(
             "conf/schemas",  # data.schema: the declared columns
