@@ -44,5 +44,7 @@ def reweighing_weights(facet: pd.Series, labels: np.ndarray) -> tuple[np.ndarray
             # P(g) P(y) / P(g, y) = (n_g / n)(n_y / n) / (n_gy / n) = n_g n_y / (n n_gy)
             weight = in_group.sum() * (labels == label).sum() / (n * count)
             weights[cell] = weight
-            table.append({"group": group, "label": int(label), "rows": count, "weight": weight})
+            table.append(
+                {"group": group, "label": int(label), "rows": count, "weight": float(weight)}
+            )
     return weights.astype(np.float32), {"rows": n, "weights": table}
