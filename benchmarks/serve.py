@@ -5,6 +5,7 @@ FastAPI endpoint on uvicorn that parses the same JSON body into the same pydanti
 model and returns a constant (the web stack's own cost: the ceiling for any model server):
 
     python benchmarks/serve.py [--requests 2000] [--rounds 3] [--client raw|httpx] [--old-src DIR]
+        [--variants]
 
 Clients share the machine with the server. ``raw`` (the default) is one asyncio process
 speaking plain HTTP/1.1 over keep-alive connections, a few tens of microseconds of CPU a
@@ -178,7 +179,9 @@ def measure(load, url: str, bodies: list[bytes], clients: int, requests: int) ->
     }
 
 
-def servers(project: Path, old_src: str | None) -> dict[str, tuple[list[str], str | None]]:
+def servers(
+    project: Path, old_src: str | None, variants: bool = False
+) -> dict[str, tuple[list[str], str | None]]:
     serve = [*assay(), "serve"]
     bare = [sys.executable, __file__, "--bare", str(project / "models")]
     setups = {
@@ -189,6 +192,16 @@ def servers(project: Path, old_src: str | None) -> dict[str, tuple[list[str], st
     }
     if old_src:
         setups["assay serve, --old-src"] = (serve, old_src)
+    if variants:  # a copy of the model as the second variant and as the shadow
+        other = project / "models_b"
+        if not other.exists():
+            shutil.copytree(project / "models", other)
+        ab = ["--variant", f"{project / 'models'}=0.5", "--variant", f"{other}=0.5"]
+        setups["assay serve, 2 variants"] = ([*serve, *ab], None)
+        setups["assay serve, shadow, capture"] = (
+            [*serve, "--shadow", str(other), "--capture", str(project / "cap_shadow")],
+            None,
+        )
     return setups
 
 
@@ -205,7 +218,7 @@ def run(args: argparse.Namespace, project: Path) -> dict:
     load = load_raw if args.client == "raw" else load_httpx
     running = {
         name: start(project, command, src)
-        for name, (command, src) in servers(project, args.old_src).items()
+        for name, (command, src) in servers(project, args.old_src, args.variants).items()
     }
     rounds: dict = {}
     try:
@@ -259,6 +272,10 @@ def report(results: dict, args: argparse.Namespace) -> None:
         old = results["assay serve, --old-src", 32]
         print(f"  32 clients: batched / --old-src {batched['rps'] / old['rps']:.2f}")
     print(f"  32 clients: capture on / off {on['rps'] / batched['rps']:.2f}")
+    for name in ("assay serve, 2 variants", "assay serve, shadow, capture"):
+        if (name, 32) in results:
+            ratio = results[name, 32]["rps"] / batched["rps"]
+            print(f"  32 clients: {name.removeprefix('assay serve, ')} / batched {ratio:.2f}")
     expected = 200 + len(CLIENTS) * args.requests * args.rounds
     print(f"  captured records {results['captured']} of {expected} requests sent with capture on")
 
@@ -270,6 +287,11 @@ def main() -> None:
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--old-src", help="also serve from this src/ (another checkout)")
     parser.add_argument("--json", help="write the figures here too")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also serve two A/B variants, and a shadow with capture on",
+    )
     parser.add_argument("--bare", help=argparse.SUPPRESS)  # MODELS: serve the bare endpoint
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

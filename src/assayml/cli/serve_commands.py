@@ -352,5 +352,6 @@ def _variant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--admin-token",
         help="POST /admin/reload then needs 'Authorization: Bearer TOKEN' (default: "
-        "$ASSAY_ADMIN_TOKEN; without either, only requests from 127.0.0.1 or ::1)",
+        "$ASSAY_ADMIN_TOKEN, which, unlike this option, other users cannot read in `ps`; "
+        "without either, only requests from 127.0.0.1 or ::1)",
     )

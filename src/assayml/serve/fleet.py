@@ -13,6 +13,7 @@ requests finish on the model they started on and none is dropped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,6 +191,10 @@ class Fleet:
             await asyncio.sleep(0.01)
         await old.batcher.stop()
         variant.retired.remove(old)
+        if gc.get_freeze_count():  # the server froze what it loaded at start: the old
+            gc.unfreeze()  # model among it; one full collection (about 0.15 s) frees
+            gc.collect()  # its reference cycles, then the rest is frozen again
+            gc.freeze()
 
     async def _poll(self) -> None:
         while True:

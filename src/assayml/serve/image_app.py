@@ -71,7 +71,7 @@ def create_image_app(
             record["capture_id"] = capture.capture(inputs, [dict(record)], model.lineage_id, extra)[
                 0
             ]
-        metrics.rows.labels(name).inc()
+        metrics.scored(name, 1)
         return {
             "model": model.lineage_id,
             "variant": name,

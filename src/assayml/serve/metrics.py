@@ -66,6 +66,8 @@ class ServeMetrics:
             registry=self.registry,
         )
         self.rows = _counter(self.registry, "assay_rows_scored", "rows answered with a prediction")
+        self._children: dict[tuple, tuple] = {}
+        self._rows: dict[str, Any] = {}
         self.shadow_rows = _counter(self.registry, "assay_shadow_rows", "rows a shadow predicted")
         self.shadow_errors = _counter(
             self.registry, "assay_shadow_errors", "shadow requests that failed (never answered)"
@@ -75,12 +77,26 @@ class ServeMetrics:
         )
 
     def observe(self, handler: str, variant: str, status: int, seconds: float | None) -> None:
-        labels = (handler, variant, str(status))
-        self.requests.labels(*labels).inc()
-        if status >= 400:
-            self.errors.labels(*labels).inc()
+        key = (handler, variant, status)
+        children = self._children.get(key)
+        if children is None:  # labels() costs a lock and a tuple per call: kept per key
+            labels = (handler, variant, str(status))
+            children = self._children[key] = (
+                self.requests.labels(*labels),
+                self.errors.labels(*labels) if status >= 400 else None,
+                self.latency.labels(variant),
+            )
+        children[0].inc()
+        if children[1] is not None:
+            children[1].inc()
         if seconds is not None:
-            self.latency.labels(variant).observe(seconds)
+            children[2].observe(seconds)
+
+    def scored(self, variant: str, rows: int) -> None:
+        child = self._rows.get(variant)
+        if child is None:
+            child = self._rows[variant] = self.rows.labels(variant)
+        child.inc(rows)
 
     def exposition(self, accept: str = "") -> Response:
         """The registry in the format the scraper asks for (``Accept``): Prometheus' text

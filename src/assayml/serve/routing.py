@@ -26,7 +26,6 @@ from itertools import accumulate
 from assayml.errors import BadInputError
 
 KEY_HEADER = "X-Assay-Key"
-MAX_KEY_BYTES = 256
 
 
 @dataclass(frozen=True)

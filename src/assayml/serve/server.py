@@ -6,8 +6,14 @@ holds more than ``--max-rows`` rows; with 422 naming the row and field when a ro
 model's input schema (types, ranges, allowed categories, unknown fields, booleans for
 numbers, NaN or Infinity) or a value overflows the model's float32 input after the feature
 transform; and with 422 naming the row when the model's output for it is not finite.
-``GET /health`` and ``GET /metadata`` (name, version, lineage id, task, classes, inputs,
-and the micro-batching settings and counts).
+``GET /health``; ``GET /metadata`` (name, version, lineage id, task, classes, inputs,
+the micro-batching settings and counts, and the variants); ``GET /metrics``
+(:mod:`assayml.serve.metrics`); ``POST /admin/reload`` (:meth:`Fleet.reload`, from this
+machine or with the admin token).
+
+Several models can be served (:mod:`assayml.serve.fleet`): each request goes to one live
+variant (:mod:`assayml.serve.routing`; the answer names it), and a copy of it to the
+shadow, if any (:mod:`assayml.serve.shadow`).
 
 The endpoint reads the body itself rather than through a pydantic parameter so that the
 row count is checked before any row is validated (100,000 rows once took 18 s and 1 GB).
@@ -50,7 +56,6 @@ from assayml.serve.rows import parse_rows, plain, request_schema
 from assayml.serve.shadow import ShadowRunner
 
 INLINE_BYTES = 1 << 16  # bodies up to this size are parsed on the event loop (~40 us a row)
-ROWS_KEY = "assay.rows"  # the request's parsed rows, in its ASGI scope (for the shadow)
 LOOPBACK = ("127.0.0.1", "::1")
 # One sampling pass at a time in the process: MC dropout seeds torch's global generator for
 # the pass, and variants, a shadow and a model being swapped out can run passes at once.
@@ -145,12 +150,12 @@ def create_app(
         serving = variant.serving  # the model this request starts and finishes on
         serving.open += 1
         try:
-            records, shared = await _answer(request, serving, limits.max_rows)
+            rows, (records, shared) = await _answer(request, serving, limits.max_rows)
         finally:
             serving.open -= 1
-        metrics.rows.labels(variant.name).inc(len(records))
+        metrics.scored(variant.name, len(records))
         if shadow is not None:
-            shadow.offer(records_rows(request), [r["capture_id"] for r in records])
+            shadow.offer(rows, [r["capture_id"] for r in records])
         return JSONResponse(
             {"model": serving.deployed.lineage_id, "variant": variant.name, "predictions": records},
             headers={
@@ -163,18 +168,16 @@ def create_app(
     return app
 
 
-async def _answer(request: Request, serving: Serving, max_rows: int) -> tuple[list[dict], Shared]:
+async def _answer(
+    request: Request, serving: Serving, max_rows: int
+) -> tuple[list[dict], tuple[list[dict], Shared]]:
+    """The request's rows, and their answer from ``serving``."""
     body = await request.body()  # bounded by BodyLimit
     if len(body) <= INLINE_BYTES:
         rows = parse_rows(body, serving.body, max_rows)
     else:  # a large body: off the loop
         rows = await run_in_threadpool(parse_rows, body, serving.body, max_rows)
-    request.scope[ROWS_KEY] = rows
-    return await serving.batcher.submit(rows, request.client)
-
-
-def records_rows(request: Request) -> list[dict]:
-    return request.scope[ROWS_KEY]
+    return rows, await serving.batcher.submit(rows, request.client)
 
 
 def single(deployed: Deployed, name: str | None = None) -> Fleet:
