@@ -146,10 +146,12 @@ def test_an_unknown_group_is_refused_when_configured(fitted) -> None:
 
 
 def test_a_malformed_state_file_is_refused(tmp_path, fitted) -> None:
+    import copy
+
     from assayml.errors import ArtifactError
     from assayml.mitigation.state import postprocess_state
 
-    _, state, *_ = fitted
+    state = copy.deepcopy(fitted[1])  # the fixture is shared
     assert postprocess_state(tmp_path) is None  # no file: no mitigation
     record = {"format_version": 1, "method": "threshold_optimizer", "postprocess": state}
     (tmp_path / "mitigation.json").write_text(json.dumps(record))
