@@ -145,7 +145,7 @@ def create_app(
         openapi_extra={"requestBody": request_schema(first.serving.row, limits.max_rows)},
     )
     async def predict(request: Request) -> JSONResponse:
-        variant = fleet.pick(request.headers.get(KEY_HEADER))
+        variant = fleet.pick(request.headers.get(KEY_HEADER) or None)  # empty: no key
         request.scope[VARIANT_KEY] = variant.name
         serving = variant.serving  # the model this request starts and finishes on
         serving.open += 1
