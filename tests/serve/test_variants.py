@@ -217,6 +217,7 @@ def test_bad_variant_options_exit_2_naming_them(tmp_path, args, named) -> None:
     assert named in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_unknown_references_exit_2_naming_the_option(two_versions, tmp_path) -> None:
     for args, named in (
         (["--variant", "credit@9=1"], "--variant credit@9: registry: credit has no version 9"),
@@ -230,6 +231,7 @@ def test_unknown_references_exit_2_naming_the_option(two_versions, tmp_path) -> 
         assert named in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_shadow_is_loaded_under_the_trust_rules(credit_project, tmp_path) -> None:
     hostile, marker = tmp_path / "hostile", tmp_path / "ran"
     import shutil
