@@ -86,6 +86,12 @@ def test_predict_capture_then_parquet_capture(credit_project, tmp_path) -> None:
     captured = pd.concat(pd.read_parquet(p) for p in (tmp_path / "cap").glob("*.parquet"))
     assert len(captured) == 30 and "inputs.income" in captured and "outputs.prediction" in captured
     assert "inputs.repaid" not in captured  # inputs are the model's inputs only
+    # the output names each row's capture record, for labels sent back later
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert sorted(out["capture_id"]) == sorted(captured["id"])
+    joined = out.merge(captured, left_on="capture_id", right_on="id")
+    assert len(joined) == 30
+    assert np.allclose(joined["income"], joined["inputs.income"], equal_nan=True)
 
 
 def test_uncertainty_columns_from_an_mc_dropout_model(make_cfg, project, tmp_path) -> None:

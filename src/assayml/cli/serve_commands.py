@@ -102,9 +102,12 @@ def _predict(opts) -> int:
     if len(rejects) and opts.on_invalid == "fail":
         shown = "; ".join(f"row {i}: {r}" for i, r in rejects["reject_reason"].head(5).items())
         raise DataError(f"{path}: {len(rejects)} rows fail the model's schema ({shown})")
+    output = result.output
     if len(result.valid) and opts.capture:
-        _capture(opts, deployed, result.valid, result.output)
-    _write(opts.output, result.output, rejects_path, rejects)
+        # each row's capture id (null where sampling skipped it), for labels sent back later
+        ids = _capture(opts, deployed, result.valid, output)
+        output = output.assign(capture_id=ids)
+    _write(opts.output, output, rejects_path, rejects)
     say(
         f"predicted {len(result.valid)} rows -> {opts.output}"
         + (f"; {len(rejects)} rejected -> {rejects_path}" if len(rejects) else "")
@@ -183,7 +186,7 @@ def _write(output: str, table, rejects_path: Path, rejects) -> None:
         raise DataError(f"{err.filename or output}: cannot write ({err.strerror})") from None
 
 
-def _capture(opts, deployed, valid, output) -> None:
+def _capture(opts, deployed, valid, output) -> list[str | None]:
     import json
 
     from assayml.serve.capture import CaptureWriter
@@ -191,8 +194,9 @@ def _capture(opts, deployed, valid, output) -> None:
     writer = CaptureWriter(opts.capture, opts.sample_rate, opts.rotate, opts.capture_format)
     inputs = json.loads(valid[deployed.schema["inputs"]].to_json(orient="records"))
     outputs = json.loads(output.drop(columns=list(valid.columns)).to_json(orient="records"))
-    writer.capture(inputs, outputs, deployed.lineage_id)
+    ids = writer.capture(inputs, outputs, deployed.lineage_id)
     writer.close()
+    return ids
 
 
 def _table_bytes(frame, name: str) -> bytes:
