@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from assayml.mitigation.reweighing import reweighing_weights
 
@@ -62,3 +63,14 @@ def test_the_same_inputs_give_the_same_bytes() -> None:
     first, _ = reweighing_weights(facet, labels)
     second, _ = reweighing_weights(facet.copy(), labels.copy())
     assert first.tobytes() == second.tobytes()
+
+
+def test_cross_validation_refuses_mitigation() -> None:
+    from assayml.config import compose, to_typed
+    from assayml.errors import ConfigError
+    from assayml.stages.cv import run_cv
+    from tests.conftest import REPO
+
+    cfg = to_typed(compose(["mitigation=reweighing", "cv.folds=3"], REPO / "conf"))
+    with pytest.raises(ConfigError, match="does not apply mitigation=reweighing"):
+        run_cv(cfg)

@@ -44,7 +44,10 @@ class Deployed:
             "task": target.task,
             "classes": target.classes,
             "inputs": self.schema["inputs"],
-            "uncertainty": {k: v for k, v in self.spec.extras.items() if k != "seed"},
+            "uncertainty": {
+                k: v for k, v in self.spec.extras.items() if k not in ("seed", "postprocess")
+            },
+            "mitigation": self.spec.extras.get("postprocess"),  # group thresholds, if any
         }
 
     def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

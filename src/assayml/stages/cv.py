@@ -34,6 +34,12 @@ def run_cv(cfg: AssayConfig) -> StageRecord:
         raise ConfigError("cv.folds: set 2 or more to cross-validate (e.g. cv.folds=5)")
     if cfg.data.streaming:
         raise ConfigError("cv.folds: K-fold refits on tables in memory; not with data.streaming")
+    if cfg.mitigation.method.name != "none":
+        # the folds would train unweighted and unmitigated: figures of another model
+        raise ConfigError(
+            f"cv.folds: cross-validation does not apply mitigation={cfg.mitigation.method.name}"
+            "; run it with mitigation=none, or compare mitigated runs on the test split"
+        )
     started = utc_now()
     prepared = Path(cfg.paths.prepared_dir)
     profile = read_json(prepared / PROFILE_FILE, "prepare")

@@ -137,6 +137,7 @@ STAGES: tuple[Stage, ...] = (
             "ckpt_path",
             "data.card",  # copied into the model card
             "debugger",  # its rules can stop training; their findings go into the card
+            "mitigation",  # reweighing, or the post-processing fitted into models/
         ),
         outputs=("models",),
         code=(
