@@ -242,6 +242,7 @@ def format_show(doc: dict[str, Any]) -> str:
         f"data: {data.get('path') or data.get('name')} rev {data.get('rev') or '-'} "
         f"md5 {data.get('md5')}",
         *card_lines(meta.get("data_card")),
+        mitigation_line((meta.get("model_card") or {}).get("mitigation")),
         *[
             f"TRAINED ON DELETED DATA: {d['request']} ({d['at']}): {d['rows']} rows of "
             f"data md5 {d['data_md5']} forgotten; retrain it"
@@ -260,6 +261,14 @@ def format_show(doc: dict[str, Any]) -> str:
         for h in doc["history"]
     ]
     return "\n".join(lines)
+
+
+def mitigation_line(entry: dict[str, Any] | None) -> str:
+    """The model's bias mitigation, as its card records it."""
+    if not entry or entry.get("method") in (None, "none"):
+        return "bias mitigation: none"
+    extra = f", {entry['constraint']}" if entry.get("constraint") else ""
+    return f"bias mitigation: {entry['method']} on {entry.get('facet')}{extra}"
 
 
 def card_lines(card: dict[str, Any] | None) -> list[str]:

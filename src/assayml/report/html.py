@@ -194,7 +194,31 @@ def _bias(bias: dict[str, Any] | None) -> str:
                     mark = '<span class="bad">flagged</span>' if name in flagged else ""
                     group_name = f"{column}={group} vs {facet.get('reference')}"
                     rows.append([_e(group_name), _e(kind), _e(name), _cell(value), mark])
-    return verdict + _table(["group", "", "metric", "value", ""], rows)
+    return (
+        verdict
+        + _mitigation(bias.get("mitigation"))
+        + _table(["group", "", "metric", "value", ""], rows)
+    )
+
+
+def _mitigation(section: dict[str, Any] | None) -> str:
+    """bias.json's ``mitigation``: the method, and DPPL and accuracy before and after it."""
+    if not section or section.get("method") in (None, "none"):
+        return ""
+    facet, accuracy = section["facet"], section.get("accuracy") or {}
+    head = (
+        f"<p>Mitigation: {_e(section['method'])} on <code>{_e(facet)}</code>"
+        f" (fitted state in {_e(section.get('state_file'))}); accuracy "
+        f"{_cell(accuracy.get('before'))} before, {_cell(accuracy.get('after'))} after, "
+        f"cost {_cell(accuracy.get('cost'))}.</p>"
+    )
+    before = ((section.get("before") or {}).get(facet) or {}).get("groups") or {}
+    after = ((section.get("after") or {}).get(facet) or {}).get("groups") or {}
+    rows = [
+        [_e(f"{facet}={group}"), _cell((before.get(group) or {}).get("DPPL")), _cell(m.get("DPPL"))]
+        for group, m in after.items()
+    ]
+    return head + _table(["group", "DPPL before", "DPPL after"], rows)
 
 
 def _debugger(rules: dict[str, Any] | None) -> str:
