@@ -202,3 +202,21 @@ def test_methods_refuse_what_they_do_not_cover(make_cfg) -> None:
     with pytest.raises(ConfigError, match="column 'group' is not an input of the model"):
         facet_encoding(transform, "group")
     assert facet_encoding(transform, "region")["features"] == {"n": 0, "s": 1}
+
+
+@pytest.mark.slow
+def test_the_report_and_registry_show_the_mitigation(mitigated, tmp_path) -> None:
+    page = assay(mitigated, "report", "--out", str(tmp_path / "r.html"))
+    assert page.returncode == 0, page.stderr
+    html = (tmp_path / "r.html").read_text()
+    section = bias(mitigated)["mitigation"]
+    assert "Mitigation: threshold_optimizer on <code>group</code>" in html
+    assert "<th>DPPL before</th>" in html and "group=B" in html
+    registry = tmp_path / "registry"
+    done = assay(
+        mitigated, "registry", "--registry", str(registry), "register", "models", "--name", "fair"
+    )
+    assert done.returncode == 0, done.stderr
+    shown = assay(mitigated, "registry", "--registry", str(registry), "show", "fair", "1")
+    assert "bias mitigation: threshold_optimizer on group, demographic_parity" in shown.stdout
+    assert section["accuracy"]["cost"] > 0
