@@ -44,12 +44,6 @@ def test_row_fingerprints_follow_the_canonical_form_in_any_column_order() -> Non
     assert row_fingerprints(frame.assign(a=[1.5, np.nan, 0.3])).iloc[2] != prints.iloc[2]
 
 
-def test_integer_and_string_keys_are_different_subjects() -> None:
-    ints = key_fingerprints(pd.Series([7, 8], dtype="int64"))
-    text = key_fingerprints(pd.Series(["7", "8"]))
-    assert not set(ints) & set(text)
-
-
 def test_prepare_records_one_fingerprint_per_prepared_row(project, make_cfg) -> None:
     from assayml.stages.prepare import run_prepare
 

@@ -134,7 +134,10 @@ def test_forget_by_query_on_typed_values(prepared: Path) -> None:
     [
         (("--where", "age > 3", "--keys", "keys.csv"), "either --where"),
         ((), "either --where"),
-        (("--where", "nonexistent > 3"), "'nonexistent' is not defined"),
+        (("--where", "nonexistent > 3"), "'nonexistent' is not a column"),
+        (("--where", "@Path('/tmp/assay-pwned').write_text('x') > 0"), "'@' variables"),
+        (("--where", "age.to_csv('/tmp/assay-pwned') == 1"), "Call is not allowed"),
+        (("--where", "dose[0] > 1"), "Subscript is not allowed"),
         (("--where", "age +"), "--where"),
         (("--where", "age + 1"), "True/False"),
         (("--keys", "keys.csv", "--key", "nope"), "no column 'nope'"),
@@ -158,16 +161,98 @@ def test_only_the_users_own_table_can_be_edited(project: Path) -> None:
     assert pinned.returncode == 2 and "data.rev=v1" in pinned.stderr
 
 
-def test_keys_are_compared_as_the_columns_type(project: Path) -> None:
-    from assayml.errors import BadInputError
+def test_keys_match_whatever_type_the_column_was_read_as() -> None:
+    from assayml.data.fingerprints import key_fingerprints
     from assayml.forget.select import by_keys
 
     table = pd.DataFrame({"id": [7, 8, 70], "x": [0.1, 0.2, 0.3]})
-    keys = pd.Series(["7", "070"])  # as text in a keys file: the integers 7 and 70
-    selection = by_keys(table, keys, "id", "t.csv")
+    selection = by_keys(table, pd.Series(["7", "070", "seven"]), "id", "t.csv")
     assert selection.mask.tolist() == [True, False, True]
-    with pytest.raises(BadInputError, match="cannot be read as int64"):
-        by_keys(table, pd.Series(["seven"]), "id", "t.csv")
+    assert selection.unmatched_keys == 1  # counted, never echoed
+    same = key_fingerprints(pd.Series([7, 7.0, "7", " 7 "], dtype=object))
+    assert same.nunique() == 1
+    assert key_fingerprints(pd.Series(["P7"])).iloc[0] != same.iloc[0]
+
+
+def test_a_hostile_where_writes_nothing(prepared: Path) -> None:
+    target = prepared / "pwned"
+    for expression in (
+        f"@Path('{target}').write_text('x') > 0",
+        f"age.to_csv('{target}') == age.to_csv('{target}')",
+        f"@np.save('{target}', 1) == None",
+    ):
+        result = assay(prepared, "forget", "--where", expression, "--dry-run", *USER)
+        assert result.returncode == 2, result.stderr
+    assert not list(prepared.glob("pwned*"))
+
+
+def test_captures_bad_records_are_named_never_quoted_and_exit_3(prepared: Path) -> None:
+    capture = prepared / "captured" / "capture-a.jsonl"
+    odd = capture.read_text().splitlines(keepends=True)
+    odd[5] = odd[5].replace('"age": ', '"age": "SECRET-OTHER-PERSON", "was": ')
+    capture.write_text("".join(odd))
+    torn = prepared / "captured" / "capture-b.jsonl"
+    torn.write_text(odd[0] + "not json at all\n")
+    done = assay(prepared, "forget", "--keys", "keys.csv", "--captures", "captured", *USER)
+    assert done.returncode == 3, done.stderr
+    assert "SECRET" not in done.stdout + done.stderr
+    assert "capture-b.jsonl: line 2 is not JSON" in done.stdout
+    # the file with a value that is not a number was still searched, and purged
+    left = capture.read_text().splitlines(keepends=True)
+    assert len(left) == 18 and odd[5] in left
+    report = next((prepared / "reports" / "forget").glob("*.json")).read_text()
+    assert "SECRET" not in report and "capture-b.jsonl" in report
+
+
+def test_watch_state_moves_past_removed_records_and_a_tail_is_kept(prepared: Path) -> None:
+    capture = prepared / "captured" / "capture-a.jsonl"
+    lines = capture.read_bytes().splitlines(keepends=True)
+    state_path = prepared / "reports" / "monitor" / "state.json"
+    state_path.parent.mkdir(parents=True)
+    read = 12  # the watch has read the first 12 records, 3 and 10 among them
+    state = {
+        "version": 1,
+        "watch": str((prepared / "captured").resolve()),
+        "last_execution": "x",
+        "files": {
+            "capture-a.jsonl": {
+                "bytes": sum(len(x) for x in lines[:read]),
+                "lines": read,
+                "execution": "x",
+            }
+        },
+    }
+    state_path.write_text(json.dumps(state))
+    capture.write_bytes(b"".join(lines) + b'{"id": "half-writ')  # the server is writing
+    done = assay(prepared, "forget", "--keys", "keys.csv", "--captures", "captured", *USER)
+    assert done.returncode == 0, done.stderr
+    after = capture.read_bytes()
+    assert after.endswith(b'{"id": "half-writ')
+    kept = [line for i, line in enumerate(lines) if i not in (3, 10)]
+    assert after == b"".join(kept) + b'{"id": "half-writ'
+    moved = json.loads(state_path.read_text())["files"]["capture-a.jsonl"]
+    assert moved["lines"] == read - 2 and moved["bytes"] == sum(len(x) for x in kept[:10])
+
+
+def test_a_failure_after_the_first_write_is_reported_and_audited(
+    prepared: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Fault injection: the registry step fails after the data file was rewritten."""
+    from assayml.cli.forget_command import run_forget
+    from assayml.forget import run
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run, "flag_registry", broken)
+    code = run_forget(["--keys", "keys.csv", *USER])
+    assert code == 1
+    assert "stopped at registry" in capsys.readouterr().err
+    entry = json.loads((prepared / "audit" / "audit.jsonl").read_text().splitlines()[-1])
+    assert entry["action"] == "forget.failed" and entry["details"]["failed_at"] == "registry"
+    assert entry["details"]["new_data_md5"] is not None  # the data was written, and said so
+    report = json.loads(next((prepared / "reports" / "forget").glob("*.json")).read_text())
+    assert report["failed_at"] == "registry" and report["data"]["new_md5"]
 
 
 VISITS_CONFIG = """\

@@ -23,6 +23,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--captures", help="a capture folder to search and purge as well")
     p.add_argument("--registry", help="registry folder (default: $ASSAY_REGISTRY or registry/)")
     p.add_argument(
+        "--watch-state",
+        default="reports/monitor/state.json",
+        help="`assay monitor --watch`'s state: moved past the records removed from capture "
+        "files it has read (default: reports/monitor/state.json)",
+    )
+    p.add_argument(
         "--params",
         help="a composed config to read (default: params.yaml when present and no "
         "overrides are given, else conf/)",
@@ -43,23 +49,32 @@ def run_forget(args: list[str]) -> int:
 
 
 def _forget(opts) -> int:
+    from pathlib import Path
+
     from assayml.audit import append
     from assayml.audit.log import current_user
-    from assayml.forget.run import Request, forget, retrain
+    from assayml.errors import EXIT_CHECK_FAILED
+    from assayml.forget.run import ForgetFailed, Request, forget, retrain
 
     cfg = load_config(opts.params, opts.overrides)
     request = Request(
-        opts.where,
-        opts.keys,
-        opts.key,
-        opts.reason,
-        opts.captures,
-        opts.registry,
-        opts.dry_run,
-        opts.retrain,
+        where=opts.where,
+        keys=opts.keys,
+        key=opts.key,
+        reason=opts.reason,
+        captures=opts.captures,
+        registry=opts.registry,
+        dry_run=opts.dry_run,
+        watch_state=Path(opts.watch_state),
+        retrain=opts.retrain,
     )
     user = current_user()
-    outcome = forget(cfg, request, user)
+    try:
+        outcome = forget(cfg, request, user)
+    except ForgetFailed as failed:
+        details = {**audit_details(failed.outcome, opts.reason), "failed_at": failed.step}
+        append(".", "forget.failed", cfg.data.path, details=details, user=user)
+        raise
     if not opts.dry_run:
         append(
             ".",
@@ -81,6 +96,14 @@ def _forget(opts) -> int:
             user=user,
         )
     print(json.dumps(outcome.to_dict(), indent=2) if opts.json else summary(outcome))
+    unsearched = [c.path for c in outcome.captures if c.error]
+    if unsearched:
+        print(
+            f"assay forget: {len(unsearched)} capture files could not be searched (listed "
+            "above): the subject may still be in them",
+            file=sys.stderr,
+        )
+        return EXIT_CHECK_FAILED
     return EXIT_OK
 
 
@@ -107,7 +130,11 @@ def audit_details(outcome, reason: str) -> dict:
         "versions_holding": [h.where for h in held],
         "versions_not_checked": sorted(outcome.unchecked_versions.values()),
         "registry_flagged": outcome.flagged,
-        "captures_purged": sum(c.records for c in outcome.captures),
+        "keys_matching_no_row": outcome.selection.unmatched_keys,
+        "captures_purged": sum(c.records for c in outcome.captures if c.new_content),
+        "capture_files_rewritten": len(outcome.purged),
+        "capture_files_not_searched": len([c for c in outcome.captures if c.error]),
+        "new_data_md5": outcome.new_md5,
     }
 
 

@@ -276,9 +276,15 @@ def card_lines(card: dict[str, Any] | None) -> list[str]:
     if not card:
         return ["data card: none recorded"]
     return ["data card:"] + [
-        f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        f"  {key}: {printable(', '.join(map(str, value)) if isinstance(value, list) else value)}"
         for key, value in card.items()
     ]
+
+
+def printable(value: Any) -> str:
+    """Text from a registry document, which may come from elsewhere, without control
+    characters (a terminal escape sequence stays text)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
 
 
 def format_compare(result: dict[str, Any]) -> str:

@@ -76,7 +76,13 @@ def retrain_command(opts) -> list[str]:
         return [sys.executable, "-m", "dvc", "exp", "run", *sets]
     if opts.set:
         raise BadInputError("--set goes with --data-rev; put overrides in --command")
-    return shlex.split(opts.command)
+    try:
+        command = shlex.split(opts.command)
+    except ValueError as err:
+        raise BadInputError(f"--command: cannot split it into arguments: {err}") from None
+    if not command:
+        raise BadInputError("--command: empty")
+    return command
 
 
 def trigger(opts) -> dict[str, Any]:
@@ -86,6 +92,8 @@ def trigger(opts) -> dict[str, Any]:
         alert = json.loads(sys.stdin.read() or "{}")
     except json.JSONDecodeError as err:
         raise BadInputError(f"--from-alert: stdin is not the alert's JSON: {err}") from None
+    if not isinstance(alert, dict):
+        raise BadInputError("--from-alert: stdin holds JSON, but not an alert (an object)")
     return {
         "by": "monitor alert",
         "execution": alert.get("execution"),
@@ -95,6 +103,8 @@ def trigger(opts) -> dict[str, Any]:
 
 
 def retrain_loop(opts) -> dict[str, Any]:
+    """The loop's steps; a failure after ``retrain.start`` records ``retrain.failed``
+    naming the step (and the challenger, once registered) before it is reported."""
     from assayml.audit import append
     from assayml.registry.store import Registry
 
@@ -105,21 +115,52 @@ def retrain_loop(opts) -> dict[str, Any]:
     append(
         ".", "retrain.start", opts.name, details={**started, "trigger": trigger(opts)}, user=opts.by
     )
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    progress: dict[str, Any] = {"step": "retrain"}
+    try:
+        outcome = loop_steps(opts, champion, command, started, progress)
+    except Exception as err:
         append(
             ".",
             "retrain.failed",
             opts.name,
-            details={**started, "exit": done.returncode},
             user=opts.by,
+            details={**started, **progress, "error": type(err).__name__},
         )
+        if isinstance(err, AssayError):
+            raise
+        raise BadInputError(f"{progress['step']}: {err}") from err
+    append(
+        ".",
+        "retrain.done",
+        opts.name,
+        user=opts.by,
+        details={
+            "champion": outcome["champion"],
+            "challenger": outcome["challenger"],
+            "promoted": outcome["promoted"],
+            "p_value": outcome["compare"]["test"]["p_value"],
+            "rows": outcome["compare"]["rows"],
+        },
+    )
+    return outcome
+
+
+def loop_steps(opts, champion, command, started, progress: dict[str, Any]) -> dict[str, Any]:
+    shown = started["command"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise BadInputError(f"retraining command `{shown}` could not start: {err}") from None
+    if done.returncode != 0:
+        progress["exit"] = done.returncode
         raise BadInputError(
             f"retraining command `{shown}` exited {done.returncode}: "
             f"{done.stderr.strip()[-800:]}; the champion stays"
         )
+    progress["step"] = "register"
     registered = registry(opts, "register", opts.models, "--name", opts.name, "--by", opts.by)
     challenger = int(registered.split(":")[0].rsplit("@", 1)[1])
+    progress.update(step="compare", challenger=f"{opts.name}@{challenger}")
     result = json.loads(
         registry(
             opts,
@@ -145,24 +186,13 @@ def retrain_loop(opts) -> dict[str, Any]:
             f"{diff['difference']:+.4f} (95% CI {diff['ci95'][0]:+.4f}..{diff['ci95'][1]:+.4f}),"
             f" {result['test']['name']} p={result['test']['p_value']:.3g}"
         )
+        progress["step"] = "approve"
         registry(opts, "approve", opts.name, str(challenger), "--by", opts.by, "--reason", reason)
+        progress["step"] = "promote"
         registry(
             opts, "promote", opts.name, str(challenger), "--stage", opts.stage, "--by", opts.by
         )
     outcome["promoted"] = bool(result["challenger_significantly_better"])
-    append(
-        ".",
-        "retrain.done",
-        opts.name,
-        user=opts.by,
-        details={
-            "champion": outcome["champion"],
-            "challenger": outcome["challenger"],
-            "promoted": outcome["promoted"],
-            "p_value": result["test"]["p_value"],
-            "rows": result["rows"],
-        },
-    )
     return outcome
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,37 @@ def row_fingerprints(frame: pd.DataFrame) -> pd.Series:
     return pd.Series([_digest(t) for t in texts], index=frame.index, dtype=object)
 
 
+def canonical_key(value) -> str | None:
+    """A subject key's form whatever the column's inferred type: 7, 7.0 and "7" are one
+    key (an id column read as floats today may be declared int tomorrow); other text is
+    itself, stripped. None for a missing key."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def canonical_keys(values: pd.Series) -> pd.Series:
+    return pd.Series([canonical_key(v) for v in values.astype(object)], index=values.index)
+
+
 def key_fingerprints(values: pd.Series) -> pd.Series:
-    """One fingerprint per data subject key (the key's canonical form, as for rows)."""
-    return pd.Series([_digest(v) for v in _cells(values)], index=values.index, dtype=object)
+    """One fingerprint per data subject key (its canonical form); None where missing."""
+    return pd.Series(
+        [None if k is None else _digest(f"key\x1f{k}") for k in canonical_keys(values)],
+        index=values.index,
+        dtype=object,
+    )
 
 
 def fingerprint_table(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -18,17 +18,23 @@ from assayml.errors import DataError
 
 
 def csv_records(text: str) -> tuple[list[str], list[list[str]]]:
-    """(the header's lines, each data record's lines). Pandas skips blank lines, so they
-    are no record: each stays with the record before it (and goes only with it)."""
+    """(the header's lines, each data record's lines). Pandas skips blank lines (empty or
+    only spaces), so they are no record: each stays with the record before it (and goes
+    only with it); blank lines before the header stay with the header."""
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(iter(lines))
-    spans, start = [], 0
+    spans: list[list[str]] = []
+    leading: list[str] = []
+    start = 0
     for fields in reader:
         end = reader.line_num
-        if fields or not spans:
-            spans.append(lines[start:end])
-        else:
+        blank = not any(f.strip() for f in fields)
+        if blank and not spans:
+            leading += lines[start:end]
+        elif blank:
             spans[-1] = spans[-1] + lines[start:end]
+        else:
+            spans.append((leading if not spans else []) + lines[start:end])
         start = end
     if not spans:
         raise DataError("the file holds no header")

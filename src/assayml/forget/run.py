@@ -21,7 +21,7 @@ from assayml.config.schema import AssayConfig, DataSource
 from assayml.data.fingerprints import key_fingerprints, row_fingerprints
 from assayml.errors import BadInputError
 from assayml.forget import search
-from assayml.forget.captures import search_captures
+from assayml.forget.captures import purge, search_captures
 from assayml.forget.rewrite import rewrite_without, write_atomic
 from assayml.forget.select import Selection, by_expression, by_keys, read_keys
 from assayml.records import utc_now
@@ -38,6 +38,7 @@ class Request:
     captures: str | None = None  # a capture folder to search and purge
     registry: str | None = None
     dry_run: bool = False  # find and report; change nothing
+    watch_state: Path | None = None  # `assay monitor --watch`'s state, moved past purges
     retrain: bool = False  # then rebuild the pipeline on the new version
 
 
@@ -52,6 +53,8 @@ class Outcome:
     captures: list = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     dvc_tracked: bool = False
+    purged: list[str] = field(default_factory=list)  # capture files rewritten
+    failed: str | None = None  # the step that failed, after earlier ones wrote
     retrained: dict | None = None
     report: str | None = None
 
@@ -73,6 +76,9 @@ class Outcome:
             "data_versions_not_checked": self.unchecked_versions,
             "captures": [c.to_dict() for c in self.captures],
             "registry_flagged": self.flagged,
+            "captures_rewritten": self.purged,
+            "captures_not_searched": [c.path for c in self.captures if c.error],
+            "failed_at": self.failed,
             "retrained": self.retrained,
             "report": self.report,
         }
@@ -116,7 +122,7 @@ def select(cfg: AssayConfig, request: Request):
         chosen = frame.loc[selection.mask, cfg.data.key]
         if selection.kind == "keys" and selection.key_column == cfg.data.key:
             chosen = selection.key_values  # subjects absent from today's table too
-        selection.keys = set(key_fingerprints(chosen))
+        selection.keys = set(key_fingerprints(chosen)) - {None}
     return raw, frame, selection
 
 
@@ -137,10 +143,9 @@ def find_holders(cfg: AssayConfig, selection: Selection, registry) -> tuple[list
     return holders, {md5: at for md5, at in versions.items() if md5 not in checked}
 
 
-def write_version(cfg: AssayConfig, raw, drop: np.ndarray) -> tuple[str, bool]:
-    """Write the file without the dropped rows; ``dvc add`` it when DVC tracks it."""
-    import hashlib
-
+def plan_version(cfg: AssayConfig, drop: np.ndarray) -> bytes:
+    """The file's new content without the dropped rows, checked to read back as exactly
+    the kept rows; nothing is written yet."""
     from assayml.data.sources import parse_table
 
     path = Path(cfg.paths.root_dir) / cfg.data.path
@@ -150,7 +155,14 @@ def write_version(cfg: AssayConfig, raw, drop: np.ndarray) -> tuple[str, bool]:
     content = rewrite_without(path, fmt, drop)
     if len(parse_table(content, cfg.data.path, cfg.data.format)) != int((~drop).sum()):
         raise BadInputError(f"{path}: the rewritten file does not read back as the kept rows")
-    write_atomic(path, content)
+    return content
+
+
+def write_version(cfg: AssayConfig, content: bytes) -> tuple[str, bool]:
+    """Write the new content atomically; ``dvc add`` it when DVC tracks it."""
+    import hashlib
+
+    write_atomic(Path(cfg.paths.root_dir) / cfg.data.path, content)
     tracked = tracked_by_dvc(Path(cfg.data.path), Path(cfg.paths.root_dir))
     if tracked is not None:
         dvc(cfg.paths.root_dir, "add", "-q", tracked.as_posix())
@@ -201,8 +213,21 @@ def request_id() -> str:
     return f"forget-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
+class ForgetFailed(BadInputError):
+    """A step failed after the first write: what was written is in ``outcome``."""
+
+    def __init__(self, outcome: Outcome, step: str, cause: BaseException) -> None:
+        self.outcome, self.step = outcome, step
+        self.exit_code = getattr(cause, "exit_code", 1)
+        super().__init__(
+            f"{outcome.request_id}: stopped at {step}: {cause}; what was written before is "
+            f"listed in {outcome.report} and the audit trail (forget.failed)"
+        )
+
+
 def forget(cfg: AssayConfig, request: Request, user: str) -> Outcome:
-    """Carry out (or with ``dry_run`` only report) one deletion request."""
+    """Carry out (or with ``dry_run`` only report) one deletion request: every new file
+    is worked out first, then written, so a bad input changes nothing."""
     from assayml.registry.store import Registry, registry_root
 
     check_forgettable(cfg)
@@ -211,18 +236,30 @@ def forget(cfg: AssayConfig, request: Request, user: str) -> Outcome:
     registry_dir = registry_root(request.registry)
     registry = Registry(registry_dir) if registry_dir.is_dir() else None
     outcome.holders, outcome.unchecked_versions = find_holders(cfg, selection, registry)
-    if request.captures:
-        folder = Path(request.captures)
+    folder = Path(request.captures) if request.captures else None
+    if folder is not None:
         if not folder.is_dir():
             raise BadInputError(f"--captures: {folder}: no such folder")
-        purge = not request.dry_run
-        outcome.captures = search_captures(folder, selection, purge)
-    if request.dry_run or not selection.mask.any():
-        outcome.report = write_report(outcome) if not request.dry_run else None
+        outcome.captures = search_captures(folder, selection)
+    if request.dry_run:
         return outcome
-    outcome.new_md5, outcome.dvc_tracked = write_version(cfg, raw, selection.mask)
-    flag_registry(outcome, registry, user)
-    outcome.report = write_report(outcome)
+    content = plan_version(cfg, selection.mask) if selection.mask.any() else None
+    report = Path(cfg.paths.root_dir) / REPORT_DIR / f"{outcome.request_id}.json"
+    outcome.report = str(report)
+    step = "data"
+    try:
+        if content is not None:
+            outcome.new_md5, outcome.dvc_tracked = write_version(cfg, content)
+        step = "captures"
+        if folder is not None:
+            outcome.purged = purge(outcome.captures, folder, request.watch_state)
+        step = "registry"
+        flag_registry(outcome, registry, user)
+    except Exception as err:
+        outcome.failed = step
+        write_report(outcome, report)
+        raise ForgetFailed(outcome, step, err) from err
+    write_report(outcome, report)
     return outcome
 
 
@@ -246,10 +283,8 @@ def flag_registry(outcome: Outcome, registry, user: str) -> None:
         outcome.flagged.append(holder.where)
 
 
-def write_report(outcome: Outcome) -> str:
+def write_report(outcome: Outcome, path: Path) -> None:
     """``reports/forget/<request>.json``: what was found and done, without any value."""
     from assayml.utils.io import write_json_atomic
 
-    path = REPORT_DIR / f"{outcome.request_id}.json"
     write_json_atomic(path, outcome.to_dict())
-    return str(path)

@@ -8,8 +8,10 @@ are nowhere to be read is listed as not checked, never as clean.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from assayml.data.fingerprints import FINGERPRINT_FILE
 from assayml.forget.select import Selection
 
 EVIDENCE_FILE = f"evidence/data/prepared/{FINGERPRINT_FILE}"
+OID = re.compile(r"[0-9a-f]{32}(\.dir)?")
 
 
 @dataclass
@@ -63,7 +66,15 @@ def matched_splits(prints: pd.DataFrame, selection: Selection) -> dict[str, int]
 
 
 def read_prints(content: bytes | None) -> pd.DataFrame | None:
-    return None if content is None else pd.read_parquet(io.BytesIO(content))
+    """A fingerprints file; None when absent or unreadable (its version is then listed as
+    not checked, never as clean)."""
+    if content is None:
+        return None
+    try:
+        prints = pd.read_parquet(io.BytesIO(content))
+    except (OSError, ValueError):
+        return None
+    return prints if {"split", "fingerprint"} <= set(prints.columns) else None
 
 
 def workspace_holder(prepared: Path, records: Path, selection: Selection) -> Holder | None:
@@ -112,19 +123,15 @@ class DvcCache:
         self.db = Repo(str(root)).cache.local
 
     def read(self, oid: str | None) -> bytes | None:
-        if not oid:
+        """The cached file with this MD5; None when absent. A dvc.lock on any ref may come
+        from elsewhere: only a well-formed MD5 is turned into a cache path."""
+        if not isinstance(oid, str) or not OID.fullmatch(oid):
             return None
         path = Path(self.db.oid_to_path(oid))
         return path.read_bytes() if path.is_file() else None
 
     def file_in_dir(self, dir_oid: str | None, relpath: str) -> bytes | None:
-        listing = self.read(dir_oid)
-        if listing is None:
-            return None
-        for entry in json.loads(listing):
-            if entry.get("relpath") == relpath:
-                return self.read(entry.get("md5"))
-        return None
+        return self.read(listed_md5(self.read(dir_oid), relpath))
 
 
 def commit_holders(root: Path, prepared: str, selection: Selection) -> list[Holder]:
@@ -152,7 +159,7 @@ def commit_holders(root: Path, prepared: str, selection: Selection) -> list[Hold
             if found:
                 outputs[stage] = found
         profile = cache.file_in_dir(prepared_md5, "profile.json")
-        data = (json.loads(profile).get("data") or {}).get("md5") if profile else None
+        data = profile_md5(profile)
         holder = Holder("commit", name, data, outputs)
         prints = read_prints(cache.file_in_dir(prepared_md5, FINGERPRINT_FILE))
         holder.checked = prints is not None
@@ -170,8 +177,11 @@ def registry_holders(registry, selection: Selection, affected_md5: set[str]) -> 
             data = ((doc.get("metadata") or {}).get("data") or {}).get("md5")
             holder = Holder("registry", f"{name}@{doc['version']}", data)
             digest = doc["files"].get(EVIDENCE_FILE)
-            if digest is not None:
-                prints = read_prints(registry._object(digest).read_bytes())
+            content = registry._object(digest).read_bytes() if digest is not None else None
+            if content is not None and hashlib.sha256(content).hexdigest() != digest:
+                content = None  # a changed object: not this version's fingerprints
+            prints = read_prints(content)
+            if prints is not None:
                 holder.splits = matched_splits(prints, selection)
             elif data in affected_md5:
                 holder.by_data = True
@@ -182,15 +192,56 @@ def registry_holders(registry, selection: Selection, affected_md5: set[str]) -> 
 
 
 def raw_versions(root: Path, data_path: str) -> dict[str, str]:
-    """MD5 -> where, for every version of ``data_path``'s .dvc file on any ref."""
-    listed = git(root, "log", "--all", "--format=%H%x09%D", "--", f"{data_path}.dvc") or ""
+    """The data file's MD5 -> where, for every version of the ``.dvc`` file tracking it
+    (its own, or its folder's: then the file's MD5 is read from the folder's listing in
+    the cache, or the folder's hash is given when the listing is not there)."""
+    from assayml.forget.run import tracked_by_dvc
+
+    tracked = tracked_by_dvc(Path(data_path), root)
+    if tracked is None:
+        return {}
+    dvc_file = f"{tracked.as_posix()}.dvc"
+    inside = Path(data_path).relative_to(tracked).as_posix() if tracked != Path(data_path) else None
+    cache = DvcCache(root) if inside is not None else None
+    listed = git(root, "log", "--all", "--format=%H%x09%D", "--", dvc_file) or ""
     versions: dict[str, str] = {}
     for line in listed.splitlines():
         commit, _, refs = line.partition("\t")
-        text = git(root, "show", f"{commit}:./{data_path}.dvc")
+        text = git(root, "show", f"{commit}:./{dvc_file}")
         doc = yaml.safe_load(text) if text else None
-        for out in (doc or {}).get("outs") or []:
-            if out.get("md5"):
-                name = f"commit {commit[:7]}" + (f" ({refs})" if refs.strip() else "")
-                versions.setdefault(out["md5"], name)
+        for out in (doc or {}).get("outs") or [] if isinstance(doc, dict) else []:
+            md5 = out.get("md5") if isinstance(out, dict) else None
+            if not md5:
+                continue
+            if inside is not None:
+                md5 = file_in_listing(cache, md5, inside) or md5
+            name = f"commit {commit[:7]}" + (f" ({refs})" if refs.strip() else "")
+            versions.setdefault(md5, name)
     return versions
+
+
+def file_in_listing(cache: DvcCache, dir_md5: str, relpath: str) -> str | None:
+    return listed_md5(cache.read(dir_md5), relpath)
+
+
+def profile_md5(profile: bytes | None) -> str | None:
+    """The data MD5 a cached profile.json names; None if it is absent or not a profile."""
+    try:
+        doc = json.loads(profile) if profile is not None else None
+    except ValueError:
+        return None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return data.get("md5") if isinstance(data, dict) else None
+
+
+def listed_md5(listing: bytes | None, relpath: str) -> str | None:
+    """The MD5 a DVC folder listing (``.dir``) gives ``relpath``; None if it is not there
+    or the listing is not one."""
+    try:
+        entries = json.loads(listing) if listing is not None else []
+    except ValueError:
+        return None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("relpath") == relpath:
+            return entry.get("md5")
+    return None

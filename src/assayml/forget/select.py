@@ -7,12 +7,14 @@ keeps the kind of request and its counts; the request id is random.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from assayml.data.fingerprints import canonical_keys
 from assayml.errors import BadInputError
 
 
@@ -34,23 +36,40 @@ class Selection:
             return query_mask(frame, self.expression or "", where)
         if self.key_column not in frame.columns:
             raise BadInputError(f"{where}: no column '{self.key_column}' to match keys on")
-        values = typed_like(self.key_values, frame[self.key_column], where)
-        return frame[self.key_column].isin(values).to_numpy()
+        wanted = set(canonical_keys(self.key_values)) - {None}
+        return canonical_keys(frame[self.key_column]).isin(wanted).to_numpy()
 
     def matches_values(self, frame: pd.DataFrame, where: str) -> np.ndarray:
-        """Rows of ``frame`` whose values (in the columns it has) equal a selected row's:
-        how captured requests are found when they lack the key and the query's columns."""
+        """Rows of ``frame`` whose values, in the columns it shares with the table, equal a
+        selected row's: how captured requests are found when they lack the key and the
+        query's columns (a column the table lacks, in some record, is not compared)."""
         from assayml.data.fingerprints import row_fingerprints
 
-        columns = list(frame.columns)
-        missing = [c for c in columns if self.selected is None or c not in self.selected]
-        if missing or not columns:
-            raise BadInputError(f"{where}: columns {missing} are not in the table")
-        typed = frame.copy()
-        for column in columns:
-            typed[column] = typed_like(frame[column], self.selected[column], where)
-        wanted = set(row_fingerprints(loose(self.selected[columns])))
-        return row_fingerprints(loose(typed)).isin(wanted).to_numpy()
+        known = [] if self.selected is None else list(self.selected.columns)
+        columns = [c for c in frame.columns if c in known]
+        if not columns:
+            raise BadInputError(f"{where}: no captured input is a column of the table")
+        mine, theirs = comparable(self.selected[columns], frame[columns])
+        wanted = set(row_fingerprints(loose(mine)))
+        return row_fingerprints(loose(theirs)).isin(wanted).to_numpy()
+
+
+def comparable(selected: pd.DataFrame, other: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables in one form per column: numbers as float64 (a value that is not a
+    number matches nothing; it never stops the search nor is echoed), else text."""
+    left, right = selected.copy(), other.copy()
+    for column in left.columns:
+        if pd.api.types.is_numeric_dtype(left[column]) and not pd.api.types.is_bool_dtype(
+            left[column]
+        ):
+            left[column] = pd.to_numeric(left[column], errors="coerce").astype("float64")
+            right[column] = pd.to_numeric(right[column], errors="coerce").astype("float64")
+        else:
+            left[column] = left[column].astype(object).where(left[column].notna(), None)
+            right[column] = right[column].astype(object).where(right[column].notna(), None)
+            left[column] = left[column].map(lambda v: v if v is None else str(v))
+            right[column] = right[column].map(lambda v: v if v is None else str(v))
+    return left, right
 
 
 def loose(frame: pd.DataFrame) -> pd.DataFrame:
@@ -63,27 +82,82 @@ def loose(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# What a --where expression may hold: names (columns), constants, comparisons, boolean
+# and arithmetic operators, tuples and lists (for `in`). No calls, attributes, subscripts
+# or `@` variables: pandas' eval would otherwise let a request's text call methods on the
+# columns (`age.to_csv('/x')`) or on module globals, and the text often comes from a ticket.
+ALLOWED_NODES = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.Invert,
+    ast.USub,
+    ast.UAdd,
+    ast.BitAnd,
+    ast.BitOr,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+)
+
+
+def check_expression(expression: str, columns: list[str]) -> None:
+    """Refuse anything but comparisons of columns and constants (exit 2, saying what)."""
+    if "@" in expression or "`" in expression:
+        raise BadInputError("--where: '@' variables and backquoted names are not allowed")
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as err:
+        raise BadInputError(f"--where: not an expression: {err.msg}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, ALLOWED_NODES):
+            raise BadInputError(
+                f"--where: {type(node).__name__} is not allowed: give comparisons of "
+                'columns and constants joined by and/or/not (e.g. "age > 80 and site == '
+                "'east'\", \"patient_id in ['P1', 'P2']\")"
+            )
+        if (
+            isinstance(node, ast.Name)
+            and node.id not in columns
+            and node.id
+            not in (
+                "True",
+                "False",
+            )
+        ):
+            raise BadInputError(f"--where: '{node.id}' is not a column of the table")
+
+
 def query_mask(frame: pd.DataFrame, expression: str, where: str) -> np.ndarray:
     """``frame.query(expression)`` as a mask; a bad expression is bad input, named."""
+    check_expression(expression, [str(c) for c in frame.columns])
     try:
-        mask = frame.eval(expression)
+        mask = frame.eval(expression, local_dict={}, global_dict={})
     except Exception as err:  # pandas raises many kinds: undefined names, syntax, types
         raise BadInputError(f"--where: cannot evaluate on {where}: {err}") from None
     if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
         raise BadInputError(f"--where: the expression must give True/False per row of {where}")
     return mask.fillna(False).to_numpy(dtype=bool)
-
-
-def typed_like(keys: pd.Series, column: pd.Series, where: str) -> pd.Series:
-    """The keys in the column's dtype: ``7`` and ``"7"`` are different subjects unless the
-    column's type makes them the same, so they are cast, not compared as text."""
-    try:
-        return keys.astype(column.dtype)
-    except (TypeError, ValueError) as err:
-        raise BadInputError(
-            f"--keys: the keys cannot be read as {column.dtype} like column "
-            f"'{column.name}' of {where}: {err}"
-        ) from None
 
 
 def read_keys(path: str | Path, column: str) -> pd.Series:
@@ -111,15 +185,12 @@ def by_expression(frame: pd.DataFrame, expression: str, where: str) -> Selection
 
 
 def by_keys(frame: pd.DataFrame, keys: pd.Series, column: str, where: str) -> Selection:
+    """Rows whose key equals a requested one in canonical form (7, 7.0 and "7" alike);
+    a key no row holds is counted, never echoed."""
     if column not in frame.columns:
         raise BadInputError(f"--key: {where} has no column '{column}'")
-    typed = typed_like(keys, frame[column], where)
-    mask = frame[column].isin(typed).to_numpy()
-    unmatched = int((~typed.isin(frame[column])).sum())
-    return Selection(
-        "keys",
-        mask,
-        key_column=column,
-        key_values=typed,
-        unmatched_keys=unmatched,
-    )
+    wanted = set(canonical_keys(keys)) - {None}
+    present = canonical_keys(frame[column])
+    mask = present.isin(wanted).to_numpy()
+    unmatched = len(wanted - set(present))
+    return Selection("keys", mask, key_column=column, key_values=keys, unmatched_keys=unmatched)

@@ -28,6 +28,12 @@ def traffic_holdout(
         raise DataError(f"--traffic {folder}: not a capture folder")
     current = read_current(folder)
     truth = join_labels(ground_truth, current.ids, len(current.frame), target)
+    if truth.summary["join"] == "row order":
+        # captured rows are ordered by file time, which a rewrite can change: only ids join
+        raise DataError(
+            f"{ground_truth}: no 'id' or 'capture_id' column: labels for traffic are joined "
+            "by capture id, never by row order"
+        )
     labelled = truth.labels.notna().to_numpy()
     if not labelled.any():
         raise DataError(

@@ -123,6 +123,10 @@ def _data(profile: dict[str, Any] | None) -> str:
     return head + table
 
 
+def yes_no(value: Any) -> Any:
+    return "yes" if value is True else "no" if value is False else value
+
+
 def _card(card: dict[str, Any] | None) -> str:
     """The data card: who owns the data and how it may be used."""
     if not card:
@@ -130,7 +134,7 @@ def _card(card: dict[str, Any] | None) -> str:
     rows = [
         [_e(key.replace("_", " ")), _e(", ".join(map(str, value)) or "none named")]
         if isinstance(value, list)
-        else [_e(key.replace("_", " ")), _e({True: "yes", False: "no"}.get(value, value))]
+        else [_e(key.replace("_", " ")), _e(yes_no(value))]
         for key, value in card.items()
     ]
     return "<p>Data card:</p>" + _table(["field", "value"], rows)
