@@ -79,6 +79,7 @@ class Scanned:
     keep: np.ndarray  # row numbers that pass the model's schema
     predicted: np.ndarray  # the model's prediction for each of them
     rejected: int
+    probabilities: np.ndarray | None = None  # [rows, classes]; None for regression
 
 
 def scan_rows(frame: ParquetColumns, deployed, threshold: float) -> Scanned:
@@ -87,14 +88,18 @@ def scan_rows(frame: ParquetColumns, deployed, threshold: float) -> Scanned:
     from assayml.progress import track
 
     inputs = deployed.schema["inputs"]
-    keep, predicted, rejected = [], [], 0
+    keep, predicted, probabilities, rejected = [], [], [], 0
     batches = track(frame.batches(inputs), "monitor: predictions", -(-len(frame) // BATCH_ROWS))
     for batch in batches:
         valid, bad = deployed.validate(batch)
         rejected += len(bad)
         if len(valid):
             keep.append(valid.index.to_numpy())
-            predicted.append(deployed.predict(valid, threshold).predicted)
+            pred = deployed.predict(valid, threshold)
+            predicted.append(pred.predicted)
+            probabilities.append(pred.probabilities)
     if not keep:
         return Scanned(np.zeros(0, dtype=np.int64), np.zeros(0), rejected)
-    return Scanned(np.concatenate(keep), np.concatenate(predicted), rejected)
+    # the same probabilities as the in-memory path, so quality metrics (AUROC) agree
+    stacked = None if any(p is None for p in probabilities) else np.concatenate(probabilities)
+    return Scanned(np.concatenate(keep), np.concatenate(predicted), rejected, stacked)

@@ -90,7 +90,7 @@ def _monitor(current, baseline, deployed, labels, threshold, steps) -> dict[str,
     steps.next("predictions, model quality and bias")
     if len(valid):
         predicted, probabilities = (
-            (scanned.predicted, None)
+            (scanned.predicted, scanned.probabilities)
             if scanned is not None
             else served_or_predicted(current, deployed, valid, keep, threshold)
         )
