@@ -44,21 +44,8 @@ def test_compare_on_captured_traffic_with_late_labels(credit_project: Path, tmp_
     extra = pd.DataFrame({"id": ["nope1", "nope2", "nope3"], "repaid": [1.0, 0.0, 1.0]})
     pd.concat([labels, extra]).to_csv(root / "labels.csv", index=False)
 
-    result = assay(
-        root,
-        "registry",
-        "compare",
-        "credit",
-        "1",
-        "2",
-        "--traffic",
-        "captured",
-        "--ground-truth",
-        "labels.csv",
-        "--json",
-        "--by",
-        "carol",
-    )
+    compare = ("registry", "compare", "credit", "1", "2", "--traffic", "captured")
+    result = assay(root, *compare, "--ground-truth", "labels.csv", "--json", "--by", "carol")
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert outcome["rows"] == len(chosen)
@@ -76,18 +63,7 @@ def test_compare_on_captured_traffic_with_late_labels(credit_project: Path, tmp_
     assert entry["subject"] == "credit@1 vs credit@2"
     assert entry["details"]["rows"] == len(chosen)
     assert entry["details"]["challenger_significantly_better"] is False
-    text = assay(
-        root,
-        "registry",
-        "compare",
-        "credit",
-        "1",
-        "2",
-        "--traffic",
-        "captured",
-        "--ground-truth",
-        "labels.csv",
-    )
+    text = assay(root, *compare, "--ground-truth", "labels.csv")
     assert f"{len(chosen)} of {len(records)} captured requests labelled" in text.stdout
-    alone = assay(root, "registry", "compare", "credit", "1", "2", "--traffic", "captured")
+    alone = assay(root, *compare)
     assert alone.returncode == 2 and "go together" in alone.stderr

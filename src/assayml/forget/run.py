@@ -116,7 +116,7 @@ def select(cfg: AssayConfig, request: Request):
         if column is None:
             raise BadInputError("--keys needs --key COLUMN (or data.key in the data config)")
         selection = by_keys(frame, read_keys(request.keys, column), column, cfg.data.path)
-    selection.rows = set(row_fingerprints(frame)[selection.mask])
+    selection.rows = set(row_fingerprints(frame.loc[selection.mask]))  # per row: hash only these
     selection.selected = frame.loc[selection.mask]
     if cfg.data.key is not None:
         chosen = frame.loc[selection.mask, cfg.data.key]
