@@ -46,7 +46,8 @@ def test_injected_bias_is_found_with_its_sign_and_size(make_cfg, project, inject
 
 
 def test_explain_report_contents(make_cfg, project) -> None:
-    run_stages(make_cfg(*CREDIT, "data.bias=0.2", "explain.rows=[0,5,17]"), EXPLAIN)
+    cfg = make_cfg(*CREDIT, "data.bias=0.2", "explain.rows=[0,5,17]", "explain.figures=png")
+    run_stages(cfg, EXPLAIN)
     explained = report(project)
     assert [r["row"] for r in explained["rows"]] == [0, 5, 17]
     columns = {
@@ -114,7 +115,7 @@ def test_counterfactuals_respect_the_schema_and_immutable_columns(make_cfg, proj
 
 def test_row_selectors(make_cfg, project) -> None:
     cfg = make_cfg(*CREDIT, "explain.rows=misclassified:3", "explain.counterfactual_rows=0")
-    cfg.explain.figures = "data"  # and no PNGs: the figures' data only
+    assert cfg.explain.figures == "data"  # the default: the figures' data only, no PNGs
     run_stages(cfg, EXPLAIN)
     written = {p.name for p in (project / "reports" / "explain").iterdir()}
     assert not {n for n in written if n.endswith(".png")} and "importance.json" in written
@@ -138,6 +139,7 @@ def test_image_heat_maps(make_cfg, project) -> None:
             "explain.permutation_repeats=2",
             "explain.dependence_columns=1",
             "explain.counterfactual_rows=0",
+            "explain.figures=png",  # heat maps over images exist only as PNGs
         ),
         EXPLAIN,
     )

@@ -80,6 +80,8 @@ def test_registry_version_report_is_built_from_what_the_registry_stored(reported
     assert "Model credit@1" in page and "Approved" in page and "validated" in page
     assert 'id="uncertainty"' in page and 'alt="reliability"' in page
     assert 'id="explain"' in page and 'id="lineage"' in page and "registry.approve" in page
+    # explain.figures=data (the default): the report draws the figures from explain.json
+    assert "aria-label='global importance: mean |SHAP|'" in page and "PDP and ICE" in page
     result = assay(reported, "report", "credit@1", "--out", "again.html")
     assert result.returncode == 0, result.stderr
     assert 'alt="reliability"' in text_of(reported / "again.html")
@@ -119,12 +121,19 @@ def test_report_opens_in_chromium_with_every_image_loaded(reported: Path, tmp_pa
         page.wait_for_load_state("load")
         images = page.evaluate("[...document.images].map(i => [i.alt, i.naturalWidth])")
         headings = page.evaluate("[...document.querySelectorAll('h2')].map(h => h.innerText)")
+        drawn = page.evaluate(
+            "[...document.querySelectorAll('svg[aria-label]')]"
+            ".map(s => [s.getAttribute('aria-label'), s.getBoundingClientRect().width])"
+        )
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     alts = {alt for alt, _ in images}
-    assert {"roc", "reliability", "global_importance"} <= alts
+    assert {"roc", "reliability"} <= alts
     assert all(width > 0 for _, width in images)
+    # explain.figures=data (the default): the explanation figures are inline SVG
+    svgs = dict(drawn)
+    assert svgs["global importance: mean |SHAP|"] > 0 and svgs["row 0: kernel_shap"] > 0
     assert "Calibration and uncertainty" in headings and "Monitoring" in headings
     assert (tmp_path / "report.png").stat().st_size > 50_000

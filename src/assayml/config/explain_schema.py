@@ -98,9 +98,10 @@ class ExplainConfig:
     counterfactual_rows: int = 3  # of the explained rows, the first k get a counterfactual
     immutable: list[str] | None = None  # never changed by counterfactuals; null: sensitive
     seed: int | None = None  # null: the run's seed
-    # png: PNG figures and their data (JSON records for dvc plots); data: the data only,
-    # no matplotlib (about 1 s less on the default config; the report then has no figures)
-    figures: str = "png"
+    # data: the figures' data only (JSON records for dvc plots; the report draws them as
+    # SVG), no matplotlib; png: PNG figures too (about 1.5 s more on the default config;
+    # image heat maps exist only as PNGs, so the image example asks for them)
+    figures: str = "data"
     bias: BiasConfig = field(default_factory=BiasConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 

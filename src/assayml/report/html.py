@@ -178,7 +178,11 @@ def _explain(explain: dict[str, Any] | None, folder: Path) -> str:
         f"{_cell(explain.get('counterfactual_validity'))}.</p>"
     )
     images = sorted((folder / "reports" / "explain").glob("*.png"))
-    return facts + table + _figures(images)
+    if images:  # explain.figures=png
+        return facts + table + _figures(images)
+    from assayml.report.explain_svg import explain_figures
+
+    return facts + table + explain_figures(explain)
 
 
 def _bias(bias: dict[str, Any] | None) -> str:

@@ -262,9 +262,10 @@ def robustness_section(ctx: Context) -> dict[str, Any]:
 
 
 def draws_png(ecfg) -> bool:
-    """``explain.figures``: ``png`` (the default) draws the PNG figures beside their data;
-    ``data`` writes only the data (JSON records for ``dvc plots``), skipping matplotlib."""
-    figures = getattr(ecfg, "figures", "png")
+    """``explain.figures``: ``data`` (the default) writes only the data (JSON records for
+    ``dvc plots``; the report draws them), skipping matplotlib; ``png`` draws the PNG
+    figures beside it."""
+    figures = getattr(ecfg, "figures", "data")
     if figures not in ("png", "data"):
         from assayml.errors import ConfigError
 

@@ -1,0 +1,148 @@
+"""The explanation figures drawn from ``explain.json`` as inline SVG, for a report whose
+explain stage wrote no PNGs (``explain.figures=data``, the default): global importance,
+each explained row's attributions, partial dependence with its ICE curves, and the
+surrogate tree's rules.
+
+Drawn here rather than with matplotlib (as the monitor's trends are): a matplotlib figure
+costs about 0.1 s to render, and ten of them were most of the explain stage's time; the
+report stays one self-contained file with no script."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+TOP = 12  # bars shown per panel, as in the PNG figures
+BAR_H, LABEL_W, PLOT_W = 14, 150, 220  # CSS pixels
+CURVE_W, CURVE_H, PAD = 300, 180, 30
+STYLE = """<style>
+svg .pos { fill: #1f77b4; } svg .neg { fill: #d62728; } svg .axis { stroke: #999; }
+svg .ci { stroke: #333; } svg .ice { fill: none; stroke: grey; stroke-opacity: 0.25; }
+svg .pd { fill: none; stroke: #ff7f0e; stroke-width: 2; } svg text { font-size: 10px; }
+</style>"""
+
+
+def explain_figures(explain: dict[str, Any]) -> str:
+    """HTML: every figure the explain stage's data allows, or "" when it holds none."""
+    glob = explain.get("global") or {}
+    parts = []
+    ranking = glob.get("mean_abs_shap") or []
+    if ranking:
+        items = [(r["column"], r["mean_abs_shap"], None) for r in ranking]
+        parts.append(_bars("global importance: mean |SHAP|", items))
+    permutation = glob.get("permutation_importance") or []
+    if permutation:
+        items = [(r["column"], r["mean"], r.get("ci95")) for r in permutation]
+        parts.append(_bars("permutation importance (95 % CI)", items))
+    for row in explain.get("rows") or []:
+        for method, values in (row.get("attributions") or {}).items():
+            if isinstance(values, dict):  # tables; an image's attributions are pixels
+                title = f"row {row.get('row')}: {method}"
+                parts.append(_bars(title, [(c, v, None) for c, v in values.items()]))
+    for column, curve in (glob.get("partial_dependence") or {}).items():
+        parts.append(_dependence(column, curve))
+    rules = (glob.get("surrogate") or {}).get("rules")
+    if rules:
+        parts.append(
+            "<figure><pre>" + html.escape(rules) + "</pre><figcaption>surrogate tree "
+            f"(fidelity {glob['surrogate'].get('fidelity')})</figcaption></figure>"
+        )
+    parts = [p for p in parts if p]
+    return STYLE + '<div class="figures">' + "".join(parts) + "</div>" if parts else ""
+
+
+def _bars(title: str, items: list[tuple[str, float, list[float] | None]]) -> str:
+    """Horizontal bars for the ``TOP`` largest |values|, largest first; negative bars red;
+    an interval as a whisker."""
+    shown = sorted(
+        (i for i in items if _finite(i[1])), key=lambda i: abs(float(i[1])), reverse=True
+    )[:TOP]
+    if not shown:
+        return ""
+    ends = [float(v) for _, v, _ in shown] + [
+        float(e) for *_, ci in shown if ci for e in ci if _finite(e)
+    ]
+    low, high = min(0.0, *ends), max(0.0, *ends)
+    span = (high - low) or 1.0
+
+    def x(v: float) -> float:
+        return LABEL_W + PLOT_W * (v - low) / span
+
+    height = BAR_H * len(shown) + 8
+    parts = [f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='0' y2='{height}' class='axis'/>"]
+    for i, (label, value, ci) in enumerate(shown):
+        top, value = 4 + i * BAR_H, float(value)
+        left, width = min(x(0), x(value)), abs(x(value) - x(0))
+        kind = "neg" if value < 0 else "pos"
+        tip = html.escape(f"{label}: {value:.4g}")
+        parts.append(
+            f"<text x='{LABEL_W - 4}' y='{top + BAR_H - 4}' text-anchor='end'>"
+            f"{html.escape(str(label))}</text><rect x='{left:.1f}' y='{top + 1}' "
+            f"width='{max(width, 0.5):.1f}' height='{BAR_H - 3}' class='{kind}'>"
+            f"<title>{tip}</title></rect>"
+        )
+        if ci and all(_finite(e) for e in ci):
+            mid = top + BAR_H / 2
+            parts.append(
+                f"<line x1='{x(float(ci[0])):.1f}' x2='{x(float(ci[1])):.1f}' y1='{mid:.1f}' "
+                f"y2='{mid:.1f}' class='ci'/>"
+            )
+    width = LABEL_W + PLOT_W + 10
+    scale = f"{low:.3g} to {high:.3g}"
+    return _figure(title, width, height, parts, scale)
+
+
+def _dependence(column: str, curve: dict[str, Any]) -> str:
+    """The partial dependence (orange) over its ICE curves (grey), on the curve's grid; a
+    categorical grid is spaced evenly."""
+    grid = curve.get("grid") or []
+    average = curve.get("average") or []
+    if not grid or len(average) != len(grid) or not all(_finite(v) for v in average):
+        return ""  # a null in the average (undefined): nothing honest to draw
+    average = [float(v) for v in average]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in grid)
+    positions = [float(v) for v in grid] if numeric else list(range(len(grid)))
+    lines = [
+        [float(v) for v in line]
+        for line in curve.get("individual") or []
+        if len(line) == len(grid) and all(_finite(v) for v in line)
+    ]
+    values = average + [v for line in lines for v in line]
+    x_low, x_high = min(positions), max(positions)
+    y_low, y_high = min(values), max(values)
+    x_span, y_span = (x_high - x_low) or 1.0, (y_high - y_low) or 1.0
+
+    def point(x: float, y: float) -> str:
+        px = PAD + (CURVE_W - 2 * PAD) * (x - x_low) / x_span
+        py = CURVE_H - PAD - (CURVE_H - 2 * PAD) * (y - y_low) / y_span
+        return f"{px:.1f},{py:.1f}"
+
+    def polyline(ys: list[float], kind: str) -> str:
+        points = " ".join(point(x, y) for x, y in zip(positions, ys, strict=True))
+        return f"<polyline points='{points}' class='{kind}'/>"
+
+    parts = [polyline(line, "ice") for line in lines]
+    parts.append(polyline(average, "pd"))
+    labels = [str(v) for v in grid] if not numeric else [f"{x_low:.4g}", f"{x_high:.4g}"]
+    at = positions if not numeric else [x_low, x_high]
+    for x, label in zip(at, labels, strict=True):
+        px = point(x, y_low).split(",")[0]
+        parts.append(
+            f"<text x='{px}' y='{CURVE_H - 12}' text-anchor='middle'>{html.escape(label)}</text>"
+        )
+    scale = f"model output {y_low:.3g} to {y_high:.3g}"
+    return _figure(f"PDP and ICE: {column}", CURVE_W, CURVE_H, parts, scale)
+
+
+def _figure(title: str, width: float, height: float, parts: list[str], scale: str) -> str:
+    name = html.escape(title)
+    return (
+        f"<figure><svg role='img' aria-label='{name}' width='{width:.0f}' "
+        f"height='{height:.0f}' viewBox='0 0 {width:.0f} {height:.0f}'>{''.join(parts)}</svg>"
+        f"<figcaption>{name} <small>({html.escape(scale)})</small></figcaption></figure>"
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
