@@ -15,8 +15,12 @@ ROOT_SCHEMA = "assay_schema"
 
 
 def register_configs() -> None:
-    """Store the root schema and the per-model schemas (idempotent)."""
+    """Store the root schema and the per-model schemas (idempotent). Storing converts each
+    dataclass to an OmegaConf node (~0.17 s for all), and one command called this up to
+    three times: once is enough while the store still holds the root schema."""
     store = ConfigStore.instance()
+    if f"{ROOT_SCHEMA}.yaml" in store.repo:
+        return
     store.store(name=ROOT_SCHEMA, node=AssayConfig)
     # `data` is typed Any in the root (a LightningDataModule may stand there); a table
     # data config names this schema in its defaults, so overrides of its keys compose
