@@ -139,7 +139,6 @@ def test_image_heat_maps(make_cfg, project) -> None:
             "explain.permutation_repeats=2",
             "explain.dependence_columns=1",
             "explain.counterfactual_rows=0",
-            "explain.figures=png",  # heat maps over images exist only as PNGs
         ),
         EXPLAIN,
     )

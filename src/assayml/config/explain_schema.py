@@ -99,8 +99,8 @@ class ExplainConfig:
     immutable: list[str] | None = None  # never changed by counterfactuals; null: sensitive
     seed: int | None = None  # null: the run's seed
     # data: the figures' data only (JSON records for dvc plots; the report draws them as
-    # SVG), no matplotlib; png: PNG figures too (about 1.5 s more on the default config;
-    # image heat maps exist only as PNGs, so the image example asks for them)
+    # SVG); png: PNG figures too (about 1.5 s more on the default config). Heat maps over
+    # images are PNGs either way: the report cannot draw pixels from the JSON.
     figures: str = "data"
     bias: BiasConfig = field(default_factory=BiasConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)

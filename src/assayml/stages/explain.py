@@ -191,7 +191,9 @@ def local_report(ctx: Context, pred, rows: list[int], target: torch.Tensor):
         figures[f"row_{row}.json"] = plots.attribution_data(values, columns)
         if png:
             figures[f"row_{row}.png"] = plots.attribution_bars(row, values, columns)
-        if png and ctx.profile.get("image_shape") and "integrated_gradients" in results:
+        # Heat maps over images are drawn whatever explain.figures says (as for a
+        # DataModule's images): the report cannot draw pixels from the JSON.
+        if ctx.profile.get("image_shape") and "integrated_gradients" in results:
             raw = ctx.split[ctx.transform.input_columns].iloc[row].to_numpy(dtype=float)
             figures[f"row_{row}_heatmap.png"] = plots.image_heatmap(
                 row,
