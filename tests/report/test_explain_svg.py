@@ -82,3 +82,35 @@ def test_nothing_to_draw_is_an_empty_string() -> None:
         explain_figures({"global": {"mean_abs_shap": [{"column": "a", "mean_abs_shap": None}]}})
         == ""
     )
+
+
+def test_permutation_bars_keep_the_stages_order_and_long_labels_get_room() -> None:
+    long = "a_column_name_of_forty_characters_long__"
+    explain = {
+        "global": {
+            "permutation_importance": [
+                {"column": "small", "mean": 0.05, "ci95": [0.0, 0.1]},
+                {"column": long, "mean": -0.2, "ci95": [-0.3, -0.1]},
+            ]
+        }
+    }
+    drawn = figures(explain_figures(explain))["permutation importance (95 % CI)"]
+    labels = list(drawn.iter("text"))
+    assert [t.text for t in labels] == ["small", long]  # as given, not by |mean|
+    assert float(labels[0].get("x")) >= 6 * len(long)  # the long name is not cut at the edge
+
+
+def test_the_report_draws_the_figures_beside_an_images_heat_maps(tmp_path) -> None:
+    """Heat maps over images are PNGs whatever explain.figures says; they must not stand in
+    for the table figures, which the report then draws from explain.json."""
+    from assayml.report.html import _explain
+
+    folder = tmp_path / "reports" / "explain"
+    folder.mkdir(parents=True)
+    (folder / "row_0_heatmap.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    page = _explain(EXPLAIN, tmp_path)
+    assert 'alt="row_0_heatmap"' in page and "global importance: mean |SHAP|" in page
+    (folder / "global_importance.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # explain.figures=png
+    page = _explain(EXPLAIN, tmp_path)
+    assert 'alt="global_importance"' in page and "<svg" not in page
+    assert 'alt="row_0_heatmap"' in page

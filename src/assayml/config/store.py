@@ -17,9 +17,9 @@ ROOT_SCHEMA = "assay_schema"
 def register_configs() -> None:
     """Store the root schema and the per-model schemas (idempotent). Storing converts each
     dataclass to an OmegaConf node (~0.17 s for all), and one command called this up to
-    three times: once is enough while the store still holds the root schema."""
+    three times: once is enough while the store still holds them."""
     store = ConfigStore.instance()
-    if f"{ROOT_SCHEMA}.yaml" in store.repo:
+    if "cnn_schema.yaml" in store.repo.get("model", {}):  # the last one stored below
         return
     store.store(name=ROOT_SCHEMA, node=AssayConfig)
     # `data` is typed Any in the root (a LightningDataModule may stand there); a table

@@ -28,46 +28,51 @@ def explain_figures(explain: dict[str, Any]) -> str:
     glob = explain.get("global") or {}
     parts = []
     ranking = glob.get("mean_abs_shap") or []
-    if ranking:
-        items = [(r["column"], r["mean_abs_shap"], None) for r in ranking]
-        parts.append(_bars("global importance: mean |SHAP|", items))
+    items = [(r.get("column"), r.get("mean_abs_shap"), None) for r in ranking]
+    parts.append(_bars("global importance: mean |SHAP|", items))
+    # As the PNG: the columns in the stage's order (largest mean first), not by |mean|
     permutation = glob.get("permutation_importance") or []
-    if permutation:
-        items = [(r["column"], r["mean"], r.get("ci95")) for r in permutation]
-        parts.append(_bars("permutation importance (95 % CI)", items))
+    items = [(r.get("column"), r.get("mean"), r.get("ci95")) for r in permutation]
+    parts.append(_bars("permutation importance (95 % CI)", items, by_size=False))
     for row in explain.get("rows") or []:
         for method, values in (row.get("attributions") or {}).items():
             if isinstance(values, dict):  # tables; an image's attributions are pixels
                 title = f"row {row.get('row')}: {method}"
                 parts.append(_bars(title, [(c, v, None) for c, v in values.items()]))
     for column, curve in (glob.get("partial_dependence") or {}).items():
-        parts.append(_dependence(column, curve))
-    rules = (glob.get("surrogate") or {}).get("rules")
-    if rules:
+        parts.append(_dependence(column, curve) if isinstance(curve, dict) else "")
+    surrogate = glob.get("surrogate") or {}
+    if surrogate.get("rules"):
+        fidelity = surrogate.get("fidelity")
+        measure = html.escape(str(surrogate.get("fidelity_measure") or "fidelity"))
+        score = f"{fidelity:.3g}" if _finite(fidelity) else "n/a"
         parts.append(
-            "<figure><pre>" + html.escape(rules) + "</pre><figcaption>surrogate tree "
-            f"(fidelity {glob['surrogate'].get('fidelity')})</figcaption></figure>"
+            "<figure><pre>" + html.escape(str(surrogate["rules"])) + "</pre><figcaption>"
+            f"surrogate tree ({measure} with the model {score})</figcaption></figure>"
         )
     parts = [p for p in parts if p]
     return STYLE + '<div class="figures">' + "".join(parts) + "</div>" if parts else ""
 
 
-def _bars(title: str, items: list[tuple[str, float, list[float] | None]]) -> str:
-    """Horizontal bars for the ``TOP`` largest |values|, largest first; negative bars red;
-    an interval as a whisker."""
-    shown = sorted(
-        (i for i in items if _finite(i[1])), key=lambda i: abs(float(i[1])), reverse=True
-    )[:TOP]
+def _bars(title: str, items: list[tuple[Any, Any, Any]], by_size: bool = True) -> str:
+    """Horizontal bars for ``TOP`` items (``by_size``: the largest |values| first, else in
+    the given order); negative bars red; an interval as a whisker."""
+    shown = [i for i in items if _finite(i[1])]
+    if by_size:
+        shown.sort(key=lambda i: abs(float(i[1])), reverse=True)
+    shown = shown[:TOP]
     if not shown:
         return ""
+    # Room for the longest label (~6 px a character at 10 px), as the PNGs sized theirs
+    label_w = min(max(LABEL_W, 6 * max(len(str(i[0])) for i in shown) + 10), 3 * LABEL_W)
     ends = [float(v) for _, v, _ in shown] + [
-        float(e) for *_, ci in shown if ci for e in ci if _finite(e)
+        float(e) for *_, ci in shown if _interval(ci) for e in ci
     ]
     low, high = min(0.0, *ends), max(0.0, *ends)
     span = (high - low) or 1.0
 
     def x(v: float) -> float:
-        return LABEL_W + PLOT_W * (v - low) / span
+        return label_w + PLOT_W * (v - low) / span
 
     height = BAR_H * len(shown) + 8
     parts = [f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='0' y2='{height}' class='axis'/>"]
@@ -77,18 +82,18 @@ def _bars(title: str, items: list[tuple[str, float, list[float] | None]]) -> str
         kind = "neg" if value < 0 else "pos"
         tip = html.escape(f"{label}: {value:.4g}")
         parts.append(
-            f"<text x='{LABEL_W - 4}' y='{top + BAR_H - 4}' text-anchor='end'>"
+            f"<text x='{label_w - 4}' y='{top + BAR_H - 4}' text-anchor='end'>"
             f"{html.escape(str(label))}</text><rect x='{left:.1f}' y='{top + 1}' "
             f"width='{max(width, 0.5):.1f}' height='{BAR_H - 3}' class='{kind}'>"
             f"<title>{tip}</title></rect>"
         )
-        if ci and all(_finite(e) for e in ci):
+        if _interval(ci):
             mid = top + BAR_H / 2
             parts.append(
                 f"<line x1='{x(float(ci[0])):.1f}' x2='{x(float(ci[1])):.1f}' y1='{mid:.1f}' "
                 f"y2='{mid:.1f}' class='ci'/>"
             )
-    width = LABEL_W + PLOT_W + 10
+    width = label_w + PLOT_W + 10
     scale = f"{low:.3g} to {high:.3g}"
     return _figure(title, width, height, parts, scale)
 
@@ -106,7 +111,7 @@ def _dependence(column: str, curve: dict[str, Any]) -> str:
     lines = [
         [float(v) for v in line]
         for line in curve.get("individual") or []
-        if len(line) == len(grid) and all(_finite(v) for v in line)
+        if isinstance(line, list) and len(line) == len(grid) and all(map(_finite, line))
     ]
     values = average + [v for line in lines for v in line]
     x_low, x_high = min(positions), max(positions)
@@ -124,8 +129,9 @@ def _dependence(column: str, curve: dict[str, Any]) -> str:
 
     parts = [polyline(line, "ice") for line in lines]
     parts.append(polyline(average, "pd"))
-    labels = [str(v) for v in grid] if not numeric else [f"{x_low:.4g}", f"{x_high:.4g}"]
-    at = positions if not numeric else [x_low, x_high]
+    ends = [x_low, x_high] if x_high > x_low else [x_low]  # one grid value: one label
+    labels = [str(v) for v in grid] if not numeric else [f"{v:.4g}" for v in ends]
+    at = positions if not numeric else ends
     for x, label in zip(at, labels, strict=True):
         px = point(x, y_low).split(",")[0]
         parts.append(
@@ -142,6 +148,10 @@ def _figure(title: str, width: float, height: float, parts: list[str], scale: st
         f"height='{height:.0f}' viewBox='0 0 {width:.0f} {height:.0f}'>{''.join(parts)}</svg>"
         f"<figcaption>{name} <small>({html.escape(scale)})</small></figcaption></figure>"
     )
+
+
+def _interval(ci: Any) -> bool:
+    return isinstance(ci, list | tuple) and len(ci) == 2 and all(_finite(e) for e in ci)
 
 
 def _finite(value: Any) -> bool:

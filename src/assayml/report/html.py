@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,9 @@ def _uncertainty(metrics: dict[str, Any] | None, folder: Path) -> str:
     return _table(["measure", "value"], [[_e(k), _cell(v)] for k, v in scalars]) + _figures(plots)
 
 
+TABLE_FIGURE = r"row_\d+|global_importance|surrogate_tree|dependence_.+"  # explain's PNGs
+
+
 def _explain(explain: dict[str, Any] | None, folder: Path) -> str:
     if not explain:
         return ""
@@ -178,11 +182,16 @@ def _explain(explain: dict[str, Any] | None, folder: Path) -> str:
         f"{_cell(explain.get('counterfactual_validity'))}.</p>"
     )
     images = sorted((folder / "reports" / "explain").glob("*.png"))
-    if images:  # explain.figures=png
-        return facts + table + _figures(images)
+    # The table figures' PNGs exist with explain.figures=png; without them the report draws
+    # the same figures from explain.json. Any other PNG is a heat map over an image, drawn
+    # whatever the setting (the JSON holds no pixels to draw).
+    drawn = [p for p in images if re.fullmatch(TABLE_FIGURE, p.stem)]
+    heat_maps = [p for p in images if p not in drawn]
+    if drawn:
+        return facts + table + _figures(drawn) + _figures(heat_maps)
     from assayml.report.explain_svg import explain_figures
 
-    return facts + table + explain_figures(explain)
+    return facts + table + explain_figures(explain) + _figures(heat_maps)
 
 
 def _bias(bias: dict[str, Any] | None) -> str:
