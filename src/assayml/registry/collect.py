@@ -26,6 +26,7 @@ EVIDENCE = (
     "data/prepared/profile.json",
     "data/prepared/fingerprints.parquet",  # what `assay forget` matches (no values)
     "metrics/evaluate.json",
+    "plots/evaluate/*.json",  # the report draws the figures from these (evaluate.figures=data)
     "plots/evaluate/*.png",
     "reports/explain/*.json",
     "reports/explain/*.png",

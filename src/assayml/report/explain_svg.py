@@ -3,15 +3,14 @@ explain stage wrote no PNGs (``explain.figures=data``, the default): global impo
 each explained row's attributions, partial dependence with its ICE curves, and the
 surrogate tree's rules.
 
-Drawn here rather than with matplotlib (as the monitor's trends are): a matplotlib figure
-costs about 0.1 s to render, and ten of them were most of the explain stage's time; the
-report stays one self-contained file with no script."""
+Drawn here rather than with matplotlib, for the reasons ``report/svg.py`` gives."""
 
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
+
+from assayml.report.svg import figure, finite
 
 TOP = 12  # bars shown per panel, as in the PNG figures
 BAR_H, LABEL_W, PLOT_W = 14, 150, 220  # CSS pixels
@@ -45,7 +44,7 @@ def explain_figures(explain: dict[str, Any]) -> str:
     if surrogate.get("rules"):
         fidelity = surrogate.get("fidelity")
         measure = html.escape(str(surrogate.get("fidelity_measure") or "fidelity"))
-        score = f"{fidelity:.3g}" if _finite(fidelity) else "n/a"
+        score = f"{fidelity:.3g}" if finite(fidelity) else "n/a"
         parts.append(
             "<figure><pre>" + html.escape(str(surrogate["rules"])) + "</pre><figcaption>"
             f"surrogate tree ({measure} with the model {score})</figcaption></figure>"
@@ -57,7 +56,7 @@ def explain_figures(explain: dict[str, Any]) -> str:
 def _bars(title: str, items: list[tuple[Any, Any, Any]], by_size: bool = True) -> str:
     """Horizontal bars for ``TOP`` items (``by_size``: the largest |values| first, else in
     the given order); negative bars red; an interval as a whisker."""
-    shown = [i for i in items if _finite(i[1])]
+    shown = [i for i in items if finite(i[1])]
     if by_size:
         shown.sort(key=lambda i: abs(float(i[1])), reverse=True)
     shown = shown[:TOP]
@@ -95,7 +94,7 @@ def _bars(title: str, items: list[tuple[Any, Any, Any]], by_size: bool = True) -
             )
     width = label_w + PLOT_W + 10
     scale = f"{low:.3g} to {high:.3g}"
-    return _figure(title, width, height, parts, scale)
+    return figure(title, width, height, parts, scale)
 
 
 def _dependence(column: str, curve: dict[str, Any]) -> str:
@@ -103,7 +102,7 @@ def _dependence(column: str, curve: dict[str, Any]) -> str:
     categorical grid is spaced evenly."""
     grid = curve.get("grid") or []
     average = curve.get("average") or []
-    if not grid or len(average) != len(grid) or not all(_finite(v) for v in average):
+    if not grid or len(average) != len(grid) or not all(finite(v) for v in average):
         return ""  # a null in the average (undefined): nothing honest to draw
     average = [float(v) for v in average]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in grid)
@@ -111,7 +110,7 @@ def _dependence(column: str, curve: dict[str, Any]) -> str:
     lines = [
         [float(v) for v in line]
         for line in curve.get("individual") or []
-        if isinstance(line, list) and len(line) == len(grid) and all(map(_finite, line))
+        if isinstance(line, list) and len(line) == len(grid) and all(map(finite, line))
     ]
     values = average + [v for line in lines for v in line]
     x_low, x_high = min(positions), max(positions)
@@ -138,21 +137,8 @@ def _dependence(column: str, curve: dict[str, Any]) -> str:
             f"<text x='{px}' y='{CURVE_H - 12}' text-anchor='middle'>{html.escape(label)}</text>"
         )
     scale = f"model output {y_low:.3g} to {y_high:.3g}"
-    return _figure(f"PDP and ICE: {column}", CURVE_W, CURVE_H, parts, scale)
-
-
-def _figure(title: str, width: float, height: float, parts: list[str], scale: str) -> str:
-    name = html.escape(title)
-    return (
-        f"<figure><svg role='img' aria-label='{name}' width='{width:.0f}' "
-        f"height='{height:.0f}' viewBox='0 0 {width:.0f} {height:.0f}'>{''.join(parts)}</svg>"
-        f"<figcaption>{name} <small>({html.escape(scale)})</small></figcaption></figure>"
-    )
+    return figure(f"PDP and ICE: {column}", CURVE_W, CURVE_H, parts, scale)
 
 
 def _interval(ci: Any) -> bool:
-    return isinstance(ci, list | tuple) and len(ci) == 2 and all(_finite(e) for e in ci)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(ci, list | tuple) and len(ci) == 2 and all(finite(e) for e in ci)

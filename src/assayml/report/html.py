@@ -50,7 +50,7 @@ def render(inputs: ReportInputs, generated_at: str) -> str:
         "overview": _overview(inputs, generated_at),
         "config": _config(inputs.config),
         "data": _data(read_output(folder / "data" / "prepared" / "profile.json")),
-        "metrics": _metrics(metrics, folder),
+        "metrics": _metrics(metrics, folder, (inputs.model_card or {}).get("classes")),
         "uncertainty": _uncertainty(metrics, folder),
         "explain": _explain(read_output(folder / "reports" / "explain" / "explain.json"), folder),
         "bias": _bias(read_output(folder / "reports" / "explain" / "bias.json")),
@@ -141,17 +141,23 @@ def _card(card: dict[str, Any] | None) -> str:
     return "<p>Data card:</p>" + _table(["field", "value"], rows)
 
 
-def _metrics(metrics: dict[str, Any] | None, folder: Path) -> str:
+def _metrics(metrics: dict[str, Any] | None, folder: Path, classes: Any) -> str:
     if not metrics:
         return ""
     scalars = [(k, v) for k, v in metrics.items() if isinstance(v, int | float)]
     table = _table(["metric", "value"], [[_e(k), _cell(v)] for k, v in scalars])
     split = f"<p>On the {_e(metrics.get('split', 'test'))} split.</p>"
     plots = folder / "plots" / "evaluate"
-    others = sorted(
+    pngs = sorted(
         p for p in plots.glob("*.png") if p.stem not in UNCERTAINTY_PLOTS
-    )  # roc, confusion, residuals
-    return split + table + _figures(others)
+    )  # roc, confusion, residuals: drawn with evaluate.figures=png
+    if pngs:
+        return split + table + _figures(pngs)
+    from assayml.report.evaluate_svg import evaluate_figures
+
+    classes = classes if isinstance(classes, list) else None
+    drawn = evaluate_figures(_plot_files(plots), metrics.get("confusion_matrix"), classes)
+    return split + table + drawn
 
 
 def _uncertainty(metrics: dict[str, Any] | None, folder: Path) -> str:
@@ -161,7 +167,17 @@ def _uncertainty(metrics: dict[str, Any] | None, folder: Path) -> str:
     if not found and not plots:
         return ""
     scalars = [(k, v) for k, v in (found or {}).items() if isinstance(v, int | float | str)]
-    return _table(["measure", "value"], [[_e(k), _cell(v)] for k, v in scalars]) + _figures(plots)
+    table = _table(["measure", "value"], [[_e(k), _cell(v)] for k, v in scalars])
+    if plots:
+        return table + _figures(plots)
+    from assayml.report.evaluate_svg import uncertainty_figures
+
+    return table + uncertainty_figures(_plot_files(folder / "plots" / "evaluate"))
+
+
+def _plot_files(plots: Path) -> dict[str, Any]:
+    """The evaluate stage's JSON plot files, by name (absent ones left out)."""
+    return {p.name: read_output(p) for p in sorted(plots.glob("*.json"))}
 
 
 TABLE_FIGURE = r"row_\d+|global_importance|surrogate_tree|dependence_.+"  # explain's PNGs

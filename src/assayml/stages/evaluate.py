@@ -72,10 +72,11 @@ def write_evaluation(
         metrics["mitigation"] = postprocess_summary(sampling.postprocess, pred)
     metrics["uncertainty"], uncertainty_plots = uncertainty_report(pred, y, sampling)
     plots = plot_data(pred, y, classes)
-    pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
-    if uncertainty_plots:
-        pngs |= uncertainty_pngs(uncertainty_plots)
-        plots |= uncertainty_plots
+    pngs = {}
+    if cfg.evaluate.figures == "png":  # else the report draws them from the JSON
+        pngs = plot_pngs(plots, classes, metrics.get("confusion_matrix"))
+        pngs |= uncertainty_pngs(uncertainty_plots) if uncertainty_plots else {}
+    plots |= uncertainty_plots or {}
     metrics_dir, plots_dir = Path(cfg.paths.metrics_dir), Path(cfg.paths.plots_dir) / PLOTS_SUBDIR
     with atomic_outputs() as out:
         out.own_dir(plots_dir)
