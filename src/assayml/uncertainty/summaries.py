@@ -10,7 +10,6 @@ model (epistemic, 0 for a single network). Regression, from means and variances
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
 EPS = 1e-12  # keeps log(0) finite in entropies
 
@@ -44,5 +43,9 @@ def regression_summary(
         variance = means.var(axis=0)
     else:
         variance = np.maximum((variances + means**2).mean(axis=0) - mean**2, 0.0)
+    # Imported here: scipy.stats costs ~1 s to import, and every process that loads a model
+    # (predict, serve, evaluate, explain) reaches this module; only regression pays it.
+    from scipy.stats import norm
+
     half = norm.ppf(0.5 + level / 2) * np.sqrt(variance)
     return {"mean": mean, "variance": variance, "lower": mean - half, "upper": mean + half}
