@@ -45,6 +45,13 @@ def test_a_version_holds_files_and_provenance(trained: Path) -> None:
     assert meta["data"]["md5"] and set(meta["git"]) == {"commit", "dirty", "changed"}
     assert meta["environment"]["packages"]["torch"] and meta["model_card"]["task"] == "binary"
     assert set(meta["records"]) >= {"prepare", "features", "train", "evaluate"}
+    # the report's evidence: the plot files its figures are drawn from, not the per-row
+    # files that hold each row's label (confusion.json) or target (residuals.json)
+    plots = {f for f in doc["files"] if f.startswith("evidence/plots/")}
+    assert plots == {
+        f"evidence/plots/evaluate/{name}.json"
+        for name in ("roc", "reliability", "uncertainty", "coverage")
+    }
 
 
 def test_approval_and_stages(trained: Path) -> None:

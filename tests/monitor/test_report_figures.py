@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from assayml.monitor.baseline import feature_statistics
-from assayml.monitor.report_html import _figure
+from assayml.monitor.report_html import CATEGORIES, _figure
 
 BAR = re.compile(
     r"<rect x='([\d.]+)' y='[\d.]+' width='[\d.]+' height='([\d.]+)' class='(base|now)'>"
@@ -40,6 +40,7 @@ def test_histogram_bars_count_what_numpy_counts_on_the_baseline_bins() -> None:
     assert [b for b, _ in bars.values()] == expected_base.tolist()
     assert [n for _, n in bars.values()] == expected_now.tolist()
     assert sum(n for _, n in bars.values()) == 302  # NaNs left out, both outliers in
+    _heights_follow_the_shares(page)
     assert "aria-label='income'" in page and "<img" not in page
 
 
@@ -56,12 +57,7 @@ def test_category_bars_count_every_value_missing_ones_left_out() -> None:
         "west": (0, 7),
     }
     assert "<script>" not in page  # escaped
-    heights = {kind: [] for kind in ("base", "now")}
-    for _, height, kind, label, *_ in BAR.findall(page):
-        heights[kind].append((label, float(height)))
-    # the tallest share fills the plot: north at baseline (0.5) against 10/19 current
-    tallest = max(heights["base"] + heights["now"], key=lambda pair: pair[1])
-    assert tallest[0] == "north" and dict(heights["now"])["north"] == tallest[1]
+    _heights_follow_the_shares(page)
 
 
 def test_a_feature_with_no_baseline_values_gets_an_empty_figure() -> None:
@@ -70,3 +66,31 @@ def test_a_feature_with_no_baseline_values_gets_an_empty_figure() -> None:
         "test": "ks", "statistic": 0.5, "p_value": None, "drifted": True})  # fmt: skip
     assert "aria-label='empty'" in page and "<rect" not in page
     assert "ks statistic 0.5" in page and "drift" in page
+
+
+def test_a_column_of_many_values_draws_the_most_frequent_and_sums_the_rest() -> None:
+    train = pd.Series([f"v{i:03d}" for i in range(100) for _ in range(1 + i % 3)])
+    stats = feature_statistics("code", train, "String", bins=10)
+    current = pd.Series([f"v{i:03d}" for i in range(50, 150)])
+    page = _figure(stats, pd.DataFrame({"code": current}), None)
+    bars = _bars(page)
+    assert len(bars) == CATEGORIES
+    other = [label for label in bars if label.startswith("other (")]
+    assert len(other) == 1
+    assert sum(b for b, _ in bars.values()) == len(train)  # nothing lost in "other"
+    assert sum(n for _, n in bars.values()) == len(current)
+    _heights_follow_the_shares(page)
+
+
+def _heights_follow_the_shares(page: str) -> None:
+    """Every bar's height is its share of its side's rows, the tallest share at full
+    height (checked from the tooltips' counts, not from the drawing code)."""
+    found = BAR.findall(page)
+    counts = {"base": [], "now": []}
+    for _, height, kind, _, _, base, _, now in found:
+        counts[kind].append((float(height), int(base if kind == "base" else now)))
+    totals = {kind: sum(c for _, c in pairs) for kind, pairs in counts.items()}
+    shares = [(h, c / totals[kind]) for kind, pairs in counts.items() for h, c in pairs]
+    tallest_height, tallest_share = max(shares, key=lambda pair: pair[1])
+    for height, share in shares:
+        assert abs(height - tallest_height * share / tallest_share) < 0.11

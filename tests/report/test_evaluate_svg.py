@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
 
-from assayml.report.evaluate_svg import SCATTER_POINTS, evaluate_figures, uncertainty_figures
+from assayml.report.evaluate_svg import (
+    MATRIX_CLASSES,
+    SCATTER_POINTS,
+    evaluate_figures,
+    uncertainty_figures,
+)
 from assayml.report.html import render
 from assayml.report.sources import ReportInputs
+from assayml.report.svg import Axes
 
 
 def _svg(page: str, label: str) -> str:
@@ -37,11 +43,12 @@ def test_roc_draws_every_point_of_each_class_in_fpr_order() -> None:
     ]
     page = evaluate_figures({"roc.json": {"roc": rows[::-1]}}, None, None)
     [line] = _polylines(_svg(page, "ROC"))
-    assert len(line) == len(fpr)
-    xs = [x for x, _ in line]
-    assert xs == sorted(xs)  # drawn left to right whatever the file's order
-    # the ends: (0, 0) bottom-left, (1, 1) top-right of the frame
-    assert line[0][0] < line[-1][0] and line[0][1] > line[-1][1]
+    # every (fpr, tpr) of scikit-learn's curve, at its place on the unit square, in fpr
+    # order whatever the file's order; y grows upwards
+    axes = Axes((0, 1), (0, 1), "", "")
+    expected = sorted(zip(fpr, tpr, strict=True))
+    assert line == [(round(axes.x(f), 1), round(axes.y(t), 1)) for f, t in expected]
+    assert line[0][1] > line[-1][1]  # (0, 0) at the bottom, (1, 1) at the top
     assert "class='ref'" in _svg(page, "ROC")  # the chance diagonal
 
 
@@ -74,6 +81,9 @@ def test_confusion_cells_hold_the_exact_counts_shaded_by_size() -> None:
 
 def test_a_malformed_matrix_or_plot_file_draws_nothing_rather_than_failing() -> None:
     assert evaluate_figures({}, [[1, 2], [3]], ["a", "b"]) == ""
+    assert uncertainty_figures({"uncertainty.json": {"uncertainty": 5}}) == ""
+    assert uncertainty_figures({"uncertainty.json": {"uncertainty": [{"correct": True}]}}) == ""
+    assert uncertainty_figures({"coverage.json": None, "reliability.json": "x"}) == ""
     assert evaluate_figures({}, [[1, float("nan")], [0, 1]], None) == ""
     assert evaluate_figures({"roc.json": ["not", "a", "dict"]}, None, None) == ""
     odd = {"roc.json": {"roc": [{"fpr": None, "tpr": 1}, "x"]}}
@@ -170,3 +180,49 @@ def test_pngs_drawn_by_the_stage_are_shown_instead(evaluated: Path) -> None:
     page = _page(evaluated)
     assert 'alt="roc"' in page and 'alt="coverage"' in page
     assert "aria-label='ROC'" not in page and "aria-label='Accuracy vs coverage'" not in page
+
+
+def test_one_value_everywhere_still_gets_a_frame_and_one_bin() -> None:
+    """A perfect model: accuracy 1.0 at every coverage, every row's entropy the same."""
+    coverage = [{"coverage": c / 10, "accuracy": 1.0} for c in range(1, 11)]
+    rows = [{"predictive_entropy": 0.25, "correct": True}] * 30
+    page = uncertainty_figures(
+        {"coverage.json": {"coverage": coverage}, "uncertainty.json": {"uncertainty": rows}}
+    )
+    for label in ("Accuracy vs coverage", "Uncertainty"):
+        frame = re.search(r"height='([\d.]+)' class='frame'", _svg(page, label))
+        assert frame and float(frame.group(1)) > 50, label
+    assert re.findall(r"<title>(correct|incorrect): (\d+)<", page) == [("correct", "30")]
+
+
+def test_many_classes_colours_repeat_and_say_so_and_a_huge_matrix_is_left_out() -> None:
+    rows = [
+        {"fpr": f, "tpr": t, "class": f"c{k}"}
+        for k in range(12)
+        for f, t in ((0.0, 0.0), (0.5, 0.9), (1.0, 1.0))
+    ]
+    page = evaluate_figures({"roc.json": {"roc": rows}}, None, None)
+    assert "12 curves: colours repeat" in page and len(_polylines(_svg(page, "ROC"))) == 12
+    colours = re.findall(r"fill='none' stroke='(#[0-9a-f]{6})'", page)
+    assert len(set(colours[:10])) == 10  # ten classes, ten colours
+    big = [
+        [1 if i == j else 0 for j in range(MATRIX_CLASSES + 1)] for i in range(MATRIX_CLASSES + 1)
+    ]
+    assert evaluate_figures({}, big, None) == ""
+    assert evaluate_figures({}, [[1234567, 0], [0, 1]], None).count("1234567") >= 2
+
+
+def test_the_per_row_uncertainty_file_is_sampled_past_the_plot_cap() -> None:
+    from assayml.evaluate.plots import PLOT_ROWS
+    from assayml.uncertainty.plots import uncertainty_plot_data
+
+    n = PLOT_ROWS + 5_000
+    probabilities = np.linspace(0.01, 0.99, n)
+    probabilities = np.stack([1 - probabilities, probabilities], axis=1)
+    y = (np.arange(n) % 2).astype(int)
+    entropy = -(probabilities * np.log(probabilities)).sum(axis=1)
+    data = uncertainty_plot_data(probabilities, y, entropy, [], None)
+    rows = data["uncertainty.json"]["uncertainty"]
+    assert len(rows) == PLOT_ROWS
+    kept = set(round(float(e), 6) for e in entropy)
+    assert all(r["predictive_entropy"] in kept for r in rows)

@@ -182,8 +182,8 @@ class LoggerConfig:
 class EvaluateConfig:
     split: str = "test"  # train | val | test
     threshold: float = 0.5  # binary: probability of the positive class that predicts it
-    # data: the plots' data only (JSON for dvc plots; the report draws them as SVG), no
-    # matplotlib; png: PNG figures beside them too (about 0.4 s more on the default config)
+    # data: the plots' data only (JSON for dvc plots; the report draws them as SVG); png:
+    # PNG figures beside them too (0.4-0.6 s more on the default config)
     figures: str = "data"
 
     def __post_init__(self) -> None:

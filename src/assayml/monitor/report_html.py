@@ -146,9 +146,8 @@ def _figure(feature: dict[str, Any], frame: pd.DataFrame, drift: dict | None) ->
         buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
         base = {b["value"]: b["count"] for b in buckets}
         current = pd.Series(typed.group_names(frame[name].dropna())).value_counts().to_dict()
-        labels = sorted(set(base) | set(current))
-        drawn = _categories(name, labels, [base.get(k, 0) for k in labels],
-                            [int(current.get(k, 0)) for k in labels])  # fmt: skip
+        labels, base_counts, current_counts = _top_categories(base, current)
+        drawn = _categories(name, labels, base_counts, current_counts)
     else:
         hist = feature["numerical_statistics"].get("distribution", {}).get("histogram")
         drawn = _svg(name, [])
@@ -167,6 +166,29 @@ def _figure(feature: dict[str, Any], frame: pd.DataFrame, drift: dict | None) ->
         )
     )
     return f"<figure>{drawn}<figcaption>{caption}</figcaption></figure>"
+
+
+CATEGORIES = 30  # bars per figure; the rest of a high-cardinality column summed as "other"
+
+
+def _top_categories(base: dict, current: dict) -> tuple[list[str], list[int], list[int]]:
+    """Labels (by name) with their baseline and current counts: every category, or past
+    ``CATEGORIES`` the most frequent (by baseline plus current share) and one "other" bar
+    summing the rest, so a column with thousands of values draws a readable figure."""
+    labels = sorted(set(base) | set(current))
+    base_total, current_total = max(sum(base.values()), 1), max(sum(current.values()), 1)
+    if len(labels) > CATEGORIES:
+        weight = {
+            k: base.get(k, 0) / base_total + current.get(k, 0) / current_total for k in labels
+        }
+        kept = sorted(sorted(labels, key=lambda k: -weight[k])[: CATEGORIES - 1])
+        rest = [k for k in labels if k not in set(kept)]
+        other = f"other ({len(rest)} values)"
+        base_counts = [base.get(k, 0) for k in kept] + [sum(base.get(k, 0) for k in rest)]
+        current_counts = [int(current.get(k, 0)) for k in kept]
+        current_counts.append(sum(int(current.get(k, 0)) for k in rest))
+        return [*kept, other], base_counts, current_counts
+    return labels, [base.get(k, 0) for k in labels], [int(current.get(k, 0)) for k in labels]
 
 
 # Inline SVG rather than matplotlib PNGs: one PNG a feature took ~0.2 s to lay out and

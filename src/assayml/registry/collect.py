@@ -26,7 +26,12 @@ EVIDENCE = (
     "data/prepared/profile.json",
     "data/prepared/fingerprints.parquet",  # what `assay forget` matches (no values)
     "metrics/evaluate.json",
-    "plots/evaluate/*.json",  # the report draws the figures from these (evaluate.figures=data)
+    # what the report draws the evaluation figures from (evaluate.figures=data); not
+    # confusion.json or residuals.json, which hold each row's label or target
+    "plots/evaluate/roc.json",
+    "plots/evaluate/reliability.json",
+    "plots/evaluate/uncertainty.json",
+    "plots/evaluate/coverage.json",
     "plots/evaluate/*.png",
     "reports/explain/*.json",
     "reports/explain/*.png",

@@ -19,10 +19,12 @@ from assayml.report.svg import (
     finite,
     legend,
     line_chart,
+    widened,
 )
 
 SCATTER_POINTS = 2_000  # residuals drawn; past it, every k-th row (the JSON keeps 20,000)
 HISTOGRAM_BINS = 20  # as the PNG
+MATRIX_CLASSES = 40  # a confusion matrix is drawn up to this many classes (k^2 cells)
 
 
 def evaluate_figures(plots: dict[str, Any], matrix: Any, classes: list[Any] | None) -> str:
@@ -57,8 +59,9 @@ def _wrap(parts: list[str]) -> str:
 
 
 def _records(plots: dict[str, Any], name: str, key: str) -> list[dict[str, Any]]:
-    found = (plots.get(name) or {}) if isinstance(plots.get(name), dict) else {}
-    return [r for r in found.get(key) or [] if isinstance(r, dict)]
+    found = plots.get(name) if isinstance(plots.get(name), dict) else {}
+    rows = found.get(key)
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
 def _xy(rows: list[dict[str, Any]], x: str, y: str) -> list[tuple[float, float]]:
@@ -85,7 +88,7 @@ def _confusion(matrix: Any, classes: list[Any] | None) -> str:
         and all(isinstance(r, list) and len(r) == len(matrix) for r in matrix)
         and all(finite(v) for r in matrix for v in r)
     )
-    if not valid:
+    if not valid or len(matrix) > MATRIX_CLASSES:  # past it: evaluate.json has the counts
         return ""
     k = len(matrix)
     labels = (
@@ -115,7 +118,7 @@ def _confusion(matrix: Any, classes: list[Any] | None) -> str:
             if cell >= 20:
                 parts.append(
                     f"<text x='{x + cell / 2:.1f}' y='{y + cell / 2 + 3:.1f}' "
-                    f"text-anchor='middle' fill='{ink}'>{count:g}</text>"
+                    f"text-anchor='middle' fill='{ink}'>{count:.0f}</text>"
                 )
     for j, label in enumerate(labels):
         x = label_w + j * cell + cell / 2
@@ -162,19 +165,19 @@ def _reliability(rows: list[dict[str, Any]]) -> str:
 def _entropy(rows: list[dict[str, Any]]) -> str:
     """Histograms of the predictive entropy of right and wrong rows, on shared bins."""
     groups = {
-        name: [r["predictive_entropy"] for r in rows if r.get("correct") is flag]
+        name: [r.get("predictive_entropy") for r in rows if r.get("correct") is flag]
         for flag, name in ((True, "correct"), (False, "incorrect"))
     }
-    groups = {name: [v for v in values if finite(v)] for name, values in groups.items()}
+    groups = {name: [float(v) for v in values if finite(v)] for name, values in groups.items()}
     everything = [v for values in groups.values() for v in values]
     if not everything:
         return ""
-    low, high = min(everything), max(everything)
-    width = (high - low) / HISTOGRAM_BINS or 1.0
+    low, high = widened(min(everything), max(everything))  # one value: a bin around it
+    width = (high - low) / HISTOGRAM_BINS
     counts = {name: [0] * HISTOGRAM_BINS for name in groups}
     for name, values in groups.items():
         for v in values:
-            counts[name][min(int((v - low) / width), HISTOGRAM_BINS - 1)] += 1
+            counts[name][min(max(int((v - low) / width), 0), HISTOGRAM_BINS - 1)] += 1
     tallest = max(max(c) for c in counts.values()) or 1
     axes = Axes(
         (low, low + width * HISTOGRAM_BINS), (0, tallest), "predictive entropy (nats)", "rows"

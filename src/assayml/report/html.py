@@ -46,12 +46,13 @@ UNCERTAINTY_PLOTS = ("reliability", "uncertainty_hist", "coverage")
 def render(inputs: ReportInputs, generated_at: str) -> str:
     folder = inputs.folder
     metrics = read_output(folder / "metrics" / "evaluate.json")
+    plots = _plot_files(folder / "plots" / "evaluate")
     bodies = {
         "overview": _overview(inputs, generated_at),
         "config": _config(inputs.config),
         "data": _data(read_output(folder / "data" / "prepared" / "profile.json")),
-        "metrics": _metrics(metrics, folder, (inputs.model_card or {}).get("classes")),
-        "uncertainty": _uncertainty(metrics, folder),
+        "metrics": _metrics(metrics, folder, plots, (inputs.model_card or {}).get("classes")),
+        "uncertainty": _uncertainty(metrics, folder, plots),
         "explain": _explain(read_output(folder / "reports" / "explain" / "explain.json"), folder),
         "bias": _bias(read_output(folder / "reports" / "explain" / "bias.json")),
         "training": _debugger((inputs.model_card or {}).get("debugger")),
@@ -141,43 +142,49 @@ def _card(card: dict[str, Any] | None) -> str:
     return "<p>Data card:</p>" + _table(["field", "value"], rows)
 
 
-def _metrics(metrics: dict[str, Any] | None, folder: Path, classes: Any) -> str:
+def _metrics(
+    metrics: dict[str, Any] | None, folder: Path, plots: dict[str, Any], classes: Any
+) -> str:
     if not metrics:
         return ""
     scalars = [(k, v) for k, v in metrics.items() if isinstance(v, int | float)]
     table = _table(["metric", "value"], [[_e(k), _cell(v)] for k, v in scalars])
     split = f"<p>On the {_e(metrics.get('split', 'test'))} split.</p>"
-    plots = folder / "plots" / "evaluate"
     pngs = sorted(
-        p for p in plots.glob("*.png") if p.stem not in UNCERTAINTY_PLOTS
+        p for p in (folder / "plots" / "evaluate").glob("*.png") if p.stem not in UNCERTAINTY_PLOTS
     )  # roc, confusion, residuals: drawn with evaluate.figures=png
     if pngs:
         return split + table + _figures(pngs)
     from assayml.report.evaluate_svg import evaluate_figures
 
     classes = classes if isinstance(classes, list) else None
-    drawn = evaluate_figures(_plot_files(plots), metrics.get("confusion_matrix"), classes)
+    drawn = evaluate_figures(plots, metrics.get("confusion_matrix"), classes)
     return split + table + drawn
 
 
-def _uncertainty(metrics: dict[str, Any] | None, folder: Path) -> str:
+def _uncertainty(metrics: dict[str, Any] | None, folder: Path, plots: dict[str, Any]) -> str:
     found = (metrics or {}).get("uncertainty")
-    plots = [folder / "plots" / "evaluate" / f"{name}.png" for name in UNCERTAINTY_PLOTS]
-    plots = [p for p in plots if p.is_file()]
-    if not found and not plots:
+    pngs = [folder / "plots" / "evaluate" / f"{name}.png" for name in UNCERTAINTY_PLOTS]
+    pngs = [p for p in pngs if p.is_file()]
+    if not found and not pngs:
         return ""
     scalars = [(k, v) for k, v in (found or {}).items() if isinstance(v, int | float | str)]
     table = _table(["measure", "value"], [[_e(k), _cell(v)] for k, v in scalars])
-    if plots:
-        return table + _figures(plots)
+    if pngs:
+        return table + _figures(pngs)
     from assayml.report.evaluate_svg import uncertainty_figures
 
-    return table + uncertainty_figures(_plot_files(folder / "plots" / "evaluate"))
+    return table + uncertainty_figures(plots)
+
+
+# The evaluate stage's plot files the report draws (confusion.json is not read: the exact
+# matrix is in evaluate.json); the registry stores the same files with a version.
+PLOT_FILES = ("roc.json", "residuals.json", "reliability.json", "uncertainty.json", "coverage.json")
 
 
 def _plot_files(plots: Path) -> dict[str, Any]:
-    """The evaluate stage's JSON plot files, by name (absent ones left out)."""
-    return {p.name: read_output(p) for p in sorted(plots.glob("*.json"))}
+    """The plot files the report draws, by name (absent ones left out)."""
+    return {name: read_output(plots / name) for name in PLOT_FILES if (plots / name).is_file()}
 
 
 TABLE_FIGURE = r"row_\d+|global_importance|surrogate_tree|dependence_.+"  # explain's PNGs

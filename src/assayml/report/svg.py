@@ -11,7 +11,10 @@ import math
 from typing import Any
 
 CHART_W, CHART_H, PAD = 300, 220, 40  # CSS pixels; PAD leaves room for ticks and labels
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+COLOURS = (  # matplotlib's tab10, as the PNGs had: ten classes, ten colours
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
 
 
 def figure(title: str, width: float, height: float, parts: list[str], scale: str = "") -> str:
@@ -34,10 +37,10 @@ class Axes:
     chart with a frame, end ticks and axis labels."""
 
     def __init__(self, x_range, y_range, x_label: str, y_label: str) -> None:
-        self.x_low, self.x_high = x_range
-        self.y_low, self.y_high = y_range
-        self.x_span = (self.x_high - self.x_low) or 1.0
-        self.y_span = (self.y_high - self.y_low) or 1.0
+        self.x_low, self.x_high = widened(*x_range)
+        self.y_low, self.y_high = widened(*y_range)
+        self.x_span = self.x_high - self.x_low
+        self.y_span = self.y_high - self.y_low
         self.labels = (x_label, y_label)
 
     def x(self, value: float) -> float:
@@ -105,13 +108,15 @@ def line_chart(
             ]
     if len(series) > 1:
         parts += legend([name for name, _ in series])
-    return figure(title, CHART_W, CHART_H, parts)
+    many = len(series) > len(COLOURS)
+    scale = f"{len(series)} curves: colours repeat, the key names the first ten" if many else ""
+    return figure(title, CHART_W, CHART_H, parts, scale)
 
 
 def legend(names: list[str], opacity: float = 1.0) -> list[str]:
     """A key in the chart's top-right corner: a swatch of each name's colour."""
     parts = []
-    for i, name in enumerate(names[:10]):
+    for i, name in enumerate(names[: len(COLOURS)]):  # past ten: the caption says so
         top = PAD / 2 + 4 + 12 * i
         colour = COLOURS[i % len(COLOURS)]
         parts.append(
@@ -120,6 +125,16 @@ def legend(names: list[str], opacity: float = 1.0) -> list[str]:
             f"{html.escape(str(name))}</text>"
         )
     return parts
+
+
+def widened(low: float, high: float) -> tuple[float, float]:
+    """``(low, high)``, or a range around a single value (every point equal: a perfect
+    model's accuracy at every coverage, a constant prediction) so the frame keeps its size."""
+    low, high = float(low), float(high)
+    if high > low:
+        return low, high
+    pad = 0.05 * abs(low) or 0.5
+    return low - pad, high + pad
 
 
 def _spans(series: list[tuple[str, list[tuple[float, float]]]]):

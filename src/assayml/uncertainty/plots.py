@@ -44,9 +44,12 @@ def uncertainty_plot_data(
     reliability = reliability_bins(probabilities, y, "after" if before is not None else "model")
     if before is not None:
         reliability = reliability_bins(before, y, "before") + reliability
+    from assayml.evaluate.plots import plot_rows
+
     correct = probabilities.argmax(axis=1) == y
+    keep = plot_rows(len(y))  # one record a row: past PLOT_ROWS, the seeded sample
     rows = [{"predictive_entropy": round(float(e), 6), "correct": bool(c)}
-            for e, c in zip(entropy, correct, strict=True)]  # fmt: skip
+            for e, c in zip(entropy[keep], correct[keep], strict=True)]  # fmt: skip
     return {
         "reliability.json": {"reliability": reliability},
         "uncertainty.json": {"uncertainty": rows},

@@ -44,7 +44,7 @@ def regression_summary(
     else:
         variance = np.maximum((variances + means**2).mean(axis=0) - mean**2, 0.0)
     # Imported here: scipy.stats costs ~1 s to import, and every process that loads a model
-    # (predict, serve, evaluate, explain) reaches this module; only regression pays it.
+    # (predict, serve, monitor) reaches this module; only regression pays it.
     from scipy.stats import norm
 
     half = norm.ppf(0.5 + level / 2) * np.sqrt(variance)
