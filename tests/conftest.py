@@ -92,6 +92,20 @@ CREDIT = (
 
 
 @pytest.fixture(scope="session")
+def reproduced_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This project's pipeline in a git + DVC repository, `dvc repro` run once and committed
+    (per test process): (its folder, that repro's output). Tests work on a copy
+    (:func:`tests.repo_helpers.copy_repo`); a full repro costs a minute of stage processes."""
+    from tests.repo_helpers import dvc_run, git, make_project_repo
+
+    repo = make_project_repo(tmp_path_factory.mktemp("reproduced") / "repo")
+    output = dvc_run(repo, "repro").stdout
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline run")
+    return repo, output
+
+
+@pytest.fixture(scope="session")
 def credit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project trained once on the credit data, explained and baselined: what the
     predict, serve and monitor tests deploy. Tests write their outputs under their own

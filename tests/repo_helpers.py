@@ -114,3 +114,12 @@ def run_env(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 def dvc_run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run_env(cwd, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def copy_repo(source: Path, target: Path) -> Path:
+    """A copy of a git + DVC repository (its history, DVC cache and workspace): each test
+    works on its own while the reproduced original is built once."""
+    import shutil
+
+    shutil.copytree(source, target, symlinks=True)
+    return target

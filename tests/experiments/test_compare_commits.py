@@ -11,7 +11,7 @@ import yaml
 
 from assayml.cli.runs_command import run_runs
 from assayml.experiments.commits import _same
-from tests.repo_helpers import dvc, dvc_run, git, init_repo, make_project_repo
+from tests.repo_helpers import copy_repo, dvc, dvc_run, git, init_repo
 
 PREPARE = """import pathlib, shutil
 pathlib.Path("data/prepared").mkdir(parents=True, exist_ok=True)
@@ -187,13 +187,12 @@ def test_typed_equality() -> None:
 
 
 @pytest.mark.slow
-def test_compare_through_the_project_pipeline(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_compare_through_the_project_pipeline(
+    reproduced_repo: tuple[Path, str], tmp_path: Path, monkeypatch, capsys
+) -> None:
     """`dvc repro` of this project's pipeline, then `dvc exp run -S model.lr=...`: the
     comparison shows the lr, the evaluate metrics' deltas and both weights' hashes."""
-    repo = make_project_repo(tmp_path / "repo", max_epochs=2)
-    dvc_run(repo, "repro")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline run")
+    repo = copy_repo(reproduced_repo[0], tmp_path / "repo")  # reproduced and committed
     base_card = json.loads((repo / "models" / "model.json").read_text())
     base_metrics = json.loads((repo / "metrics" / "evaluate.json").read_text())
     dvc_run(repo, "exp", "run", "-S", "model.lr=0.003", "-n", "lr3")

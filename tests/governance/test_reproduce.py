@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.repo_helpers import dvc_run, git, make_project_repo, run_env
+from tests.repo_helpers import copy_repo, dvc_run, git, make_project_repo, run_env
 
 ASSAY = ("python", "-m", "assayml.cli.main")
 
 
 @pytest.mark.slow
-def test_a_registered_model_is_rebuilt_identical(tmp_path: Path) -> None:
-    repo = make_project_repo(tmp_path / "repo")
-    dvc_run(repo, "repro")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline run")
+def test_a_registered_model_is_rebuilt_identical(
+    reproduced_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo = copy_repo(reproduced_repo[0], tmp_path / "repo")  # reproduced and committed
     run_env(repo, *ASSAY, "registry", "register", "models", "--name", "churn")
     result = run_env(repo, *ASSAY, "reproduce", "churn@1", "--json", check=False)
     assert result.returncode == 0, result.stderr

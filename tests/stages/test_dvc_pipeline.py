@@ -11,7 +11,7 @@ import yaml
 
 from assayml.stages.table import PIPELINE as STAGES
 from tests.conftest import REPO
-from tests.repo_helpers import dvc_run, git, make_project_repo, run_env
+from tests.repo_helpers import copy_repo, dvc_run, git, make_project_repo, run_env
 
 ASSAY = ("python", "-m", "assayml.cli.main")
 
@@ -83,10 +83,11 @@ def test_our_compose_writes_what_dvc_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_repro_then_noop_then_exp_run_reruns_only_what_changed(tmp_path: Path) -> None:
+def test_repro_then_noop_then_exp_run_reruns_only_what_changed(
+    reproduced_repo: tuple[Path, str], tmp_path: Path
+) -> None:
     """Also: hashes that do not churn, and a run-cache that restores (issue 15, 1-2)."""
-    repo = make_project_repo(tmp_path / "repo")
-    first = dvc_run(repo, "repro").stdout
+    original, first = reproduced_repo
     assert ran(first) == [
         "params",
         "prepare",
@@ -96,9 +97,9 @@ def test_repro_then_noop_then_exp_run_reruns_only_what_changed(tmp_path: Path) -
         "explain",
         "baseline",
     ]
+    repo = copy_repo(original, tmp_path / "repo")  # reproduced and committed
     assert "Data and pipelines are up to date." in dvc_run(repo, "repro").stdout
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline run")
+    assert git(repo, "status", "--porcelain") == ""
     # Equal inputs, equal bytes: neither a forced rerun nor `assay run` changes what git or
     # DVC track (times, git state and machine facts go to .assay/stage_runs/, the audit
     # trail's head to refs/assay/audit).
@@ -124,9 +125,10 @@ def test_repro_then_noop_then_exp_run_reruns_only_what_changed(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_stale_params_stop_repro_until_composed(tmp_path: Path) -> None:
-    repo = make_project_repo(tmp_path / "repo")
-    dvc_run(repo, "repro")
+def test_stale_params_stop_repro_until_composed(
+    reproduced_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo = copy_repo(reproduced_repo[0], tmp_path / "repo")
     mlp = repo / "conf" / "model" / "mlp.yaml"
     mlp.write_text(mlp.read_text().replace("lr: 0.001", "lr: 0.002"))
     stale = dvc_run(repo, "repro", check=False)
@@ -140,11 +142,13 @@ def test_stale_params_stop_repro_until_composed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_deliberate_overrides_in_params_yaml_are_not_stale(tmp_path: Path) -> None:
-    repo = make_project_repo(tmp_path / "repo")
+def test_deliberate_overrides_in_params_yaml_are_not_stale(
+    reproduced_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo = copy_repo(reproduced_repo[0], tmp_path / "repo")
     run_env(repo, *ASSAY, "compose", "model.lr=0.004")
     out = dvc_run(repo, "repro").stdout
-    assert "train" in ran(out)
+    assert ran(out) == ["params", "train", "evaluate", "explain", "baseline"]
     card = json.loads((repo / "models" / "model_card.json").read_text())
     assert card["training"]["lr"] == 0.004
 
