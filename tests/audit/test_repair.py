@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assayml.audit import append, verify
 from assayml.audit.log import audit_path
 from assayml.audit.repair import repair
@@ -32,6 +34,7 @@ def tear(root: Path) -> None:
         handle.write(TORN)
 
 
+@pytest.mark.slow
 def test_a_torn_log_stops_a_stage_before_it_writes_then_repair_lets_it_run(project) -> None:
     fill(project)
     tear(project)

@@ -161,7 +161,11 @@ def test_bad_data_exits_2_naming_the_problem_and_keeps_outputs(trained: Path, na
         (["train", "model=transformer"], "Could not find 'model/transformer'"),
         (["train", "model.hiden=3"], "model.hiden"),
         (["train", "trainer.max_epochs=-1"], "max_epochs"),
-        (["train", "train.resume=true", "paths.checkpoints_dir=nowhere"], "no checkpoint"),
+        pytest.param(  # over 10 s: a training process starts before the check
+            ["train", "train.resume=true", "paths.checkpoints_dir=nowhere"],
+            "no checkpoint",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_bad_config_exits_2_and_keeps_outputs(trained: Path, args: list[str], message: str) -> None:
@@ -178,6 +182,7 @@ def test_empty_file_exits_2(trained: Path) -> None:
     assert result.returncode == 2 and "empty" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["models/model.safetensors", "checkpoints/last.ckpt"])
 def test_tampered_or_unreadable_checkpoints_exit_2(trained: Path, target: str) -> None:
     path = trained / target

@@ -129,6 +129,7 @@ def test_a_bad_schema_file_is_named(project, make_cfg, text, named) -> None:
         make_cfg("data=file", "data.schema=bad", "data.target=age")
 
 
+@pytest.mark.slow
 def test_prepare_validates_against_the_schema_file_from_the_command_line(project) -> None:
     """A user's CSV with an id column, a float label and a 3-valued facet with gaps,
     declared in a schema file; a row outside the declared range is named (exit 2)."""

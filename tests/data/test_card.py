@@ -65,6 +65,7 @@ def user_project(tmp_path: Path) -> Path:
 BASE = ("prepare", "data=file", "data.path=visits.csv", "data.target=outcome")
 
 
+@pytest.mark.slow
 def test_user_data_without_a_card_exits_2_naming_the_field_and_writes_nothing(
     user_project: Path,
 ) -> None:

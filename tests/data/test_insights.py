@@ -99,6 +99,7 @@ def prepare_cli(project: Path, *overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_fail_on_stops_prepare_before_anything_is_written(project: Path) -> None:
     write_csv(messy(), project / "user.csv")
     result = prepare_cli(project, "data.insights.fail_on=[target_leakage]")

@@ -30,6 +30,7 @@ def prepare(project: Path, *overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_repeated_column_names_are_bad_input(project: Path) -> None:
     (project / "dup.csv").write_text("a,b,a,target\n1,2,3,0\n4,5,6,1\n" * 20)
     result = prepare(project, "data.path=dup.csv", "data.target=target")

@@ -128,6 +128,7 @@ def test_compare_two_commits(small_repo: Path, monkeypatch, capsys) -> None:
     assert "data/raw: " in text and "weights: " in text
 
 
+@pytest.mark.slow
 def test_compare_in_a_dvc_project_below_the_git_root(tmp_path: Path, monkeypatch, capsys):
     """`dvc init --subdir`: dvc.lock, .dvc files and code paths are the project's, not the
     git root's."""

@@ -174,6 +174,7 @@ def test_keys_match_whatever_type_the_column_was_read_as() -> None:
     assert key_fingerprints(pd.Series(["P7"])).iloc[0] != same.iloc[0]
 
 
+@pytest.mark.slow
 def test_a_hostile_where_writes_nothing(prepared: Path) -> None:
     target = prepared / "pwned"
     for expression in (

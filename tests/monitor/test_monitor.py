@@ -165,6 +165,7 @@ def test_attribution_drift_when_the_top_columns_stop_varying(credit_project, mon
     assert ("attributions", "feature_attribution_drift_check") in checks_of(report)
 
 
+@pytest.mark.slow
 def test_bias_drift_in_captured_predictions(credit_project, tmp_path, monkeypatch) -> None:
     """The served model turned against group B: captured predictions carry the gap, and the
     bootstrap interval of DPPL leaves its allowed range."""

@@ -51,6 +51,7 @@ def test_predict_matches_the_model_and_rejects_bad_rows(credit_project, tmp_path
     assert np.allclose(out["probability_1"], expected.probabilities[:, 1], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_on_invalid_fail_exits_2_and_writes_nothing(credit_project, tmp_path) -> None:
     frame = generate_credit(20, seed=3).drop(columns="repaid")
     frame.loc[4, "late_payments"] = -1

@@ -262,6 +262,7 @@ def with_repo_on_path(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join([str(REPO), *rest])}
 
 
+@pytest.mark.slow
 def test_the_fail_action_exits_3_through_the_cli(shared, tmp_path) -> None:
     args = [*overrides(shared, tmp_path), "model=nan_after", "debugger.rules.nan_inf.action=fail"]
     result = subprocess.run(

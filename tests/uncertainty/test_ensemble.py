@@ -44,7 +44,10 @@ def single_state(models_dir) -> dict[str, torch.Tensor]:
     return {("0." + k if k[0].isalpha() else k): v for k, v in state.items()}
 
 
-@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize(
+    "model",
+    [pytest.param(m, marks=pytest.mark.slow) if m == "cnn" else m for m in sorted(MODELS)],
+)  # the CNN's three trainings take over 10 s
 def test_member_i_matches_the_network_trained_alone_with_seed_plus_i(
     make_cfg, project, model
 ) -> None:
