@@ -181,13 +181,13 @@ def _top_categories(base: dict, current: dict) -> tuple[list[str], list[int], li
         weight = {
             k: base.get(k, 0) / base_total + current.get(k, 0) / current_total for k in labels
         }
-        kept = sorted(sorted(labels, key=lambda k: -weight[k])[: CATEGORIES - 1])
-        rest = [k for k in labels if k not in set(kept)]
-        other = f"other ({len(rest)} values)"
-        base_counts = [base.get(k, 0) for k in kept] + [sum(base.get(k, 0) for k in rest)]
-        current_counts = [int(current.get(k, 0)) for k in kept]
+        kept = set(sorted(labels, key=lambda k: -weight[k])[: CATEGORIES - 1])
+        rest = [k for k in labels if k not in kept]
+        labels = [k for k in labels if k in kept]  # still by name
+        base_counts = [base.get(k, 0) for k in labels] + [sum(base.get(k, 0) for k in rest)]
+        current_counts = [int(current.get(k, 0)) for k in labels]
         current_counts.append(sum(int(current.get(k, 0)) for k in rest))
-        return [*kept, other], base_counts, current_counts
+        return [*labels, f"other ({len(rest)} values)"], base_counts, current_counts
     return labels, [base.get(k, 0) for k in labels], [int(current.get(k, 0)) for k in labels]
 
 
@@ -229,7 +229,7 @@ def _bars(name, spans, base, current, ticks, overlaid: bool) -> str:
     parts = []
     for (left, right, label), (b, c), nb, nc in zip(spans, shares, base, current, strict=True):
         tip = _e(f"{label}: baseline {b:.3g} ({nb} rows), current {c:.3g} ({nc} rows)")
-        mid = right if overlaid else (left + right) / 2
+        mid = (left + right) / 2
         places = ((left, right, b, "base"), (left, right, c, "now")) if overlaid else (
             (left + 1, mid, b, "base"), (mid, right - 1, c, "now"))  # fmt: skip
         for a, z, share, kind in places:

@@ -179,9 +179,7 @@ def _entropy(rows: list[dict[str, Any]]) -> str:
         for v in values:
             counts[name][min(max(int((v - low) / width), 0), HISTOGRAM_BINS - 1)] += 1
     tallest = max(max(c) for c in counts.values()) or 1
-    axes = Axes(
-        (low, low + width * HISTOGRAM_BINS), (0, tallest), "predictive entropy (nats)", "rows"
-    )
+    axes = Axes((low, high), (0, tallest), "predictive entropy (nats)", "rows")
     parts = axes.frame()
     names = []
     for i, (name, bins) in enumerate(counts.items()):

@@ -178,7 +178,7 @@ def _uncertainty(metrics: dict[str, Any] | None, folder: Path, plots: dict[str, 
 
 
 # The evaluate stage's plot files the report draws (confusion.json is not read: the exact
-# matrix is in evaluate.json); the registry stores the same files with a version.
+# matrix is in evaluate.json); registry/collect.py stores these but residuals.json (targets).
 PLOT_FILES = ("roc.json", "residuals.json", "reliability.json", "uncertainty.json", "coverage.json")
 
 
