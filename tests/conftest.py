@@ -22,9 +22,17 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from assayml.config import compose, to_typed  # noqa: E402
 from assayml.config.schema import AssayConfig  # noqa: E402
+from tests import cli_fork  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ("trainer.max_epochs=3", "trainer.enable_progress_bar=false", "logger=none")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each process that runs tests gets its zygote for `assay` processes (tests.cli_fork);
+    an xdist controller runs none."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        cli_fork.start()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from assayml.models.manifest import MANIFEST_FILE, folder_digests, manifest_document
+from tests import cli_fork
 from tests.conftest import REPO, cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
@@ -34,7 +35,7 @@ def evil(in_features, out_features):
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """``assay ARGS`` in a subprocess, from ``cwd``."""
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
     )
 

@@ -12,12 +12,13 @@ import pytest
 from assayml.audit import append, verify
 from assayml.audit.key import AuditKeyError
 from assayml.audit.log import GENESIS, audit_path, entry_hash
+from tests import cli_fork
 from tests.audit.conftest import commit_head, fill, write_lines
 from tests.conftest import cli_env
 
 
 def audit(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "audit", *args],
         cwd=root,
         capture_output=True,

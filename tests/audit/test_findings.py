@@ -10,6 +10,7 @@ import pytest
 from assayml.audit import verify
 from assayml.audit.head import ANCHOR_REF, anchored_heads
 from assayml.audit.log import audit_path, entry_hash
+from tests import cli_fork
 from tests.audit.conftest import commit_head, fill, git, write_lines
 
 
@@ -153,14 +154,13 @@ def test_a_torn_last_line_and_a_garbled_head_are_named(tmp_path: Path) -> None:
 
 
 def test_cli_verify_json_lists_findings_and_limits(tmp_path: Path) -> None:
-    import subprocess
     import sys
 
     from tests.conftest import cli_env
 
     lines = fill(tmp_path)
     write_lines(tmp_path, lines[:4])
-    result = subprocess.run(
+    result = cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "audit", "verify", "--json"],
         cwd=tmp_path,
         capture_output=True,

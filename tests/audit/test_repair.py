@@ -12,6 +12,7 @@ import pytest
 from assayml.audit import append, verify
 from assayml.audit.log import audit_path
 from assayml.audit.repair import repair
+from tests import cli_fork
 from tests.audit.conftest import fill, write_lines
 from tests.conftest import TINY, cli_env
 
@@ -19,7 +20,7 @@ TORN = b'{"action": "stage.train", "seq": 6, "ha'
 
 
 def assay(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", *args],
         cwd=root,
         capture_output=True,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import cli_fork
 from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, TINY, cli_env
 from tests.stages.helpers import all_files
@@ -39,7 +40,7 @@ card:
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", *args],
         cwd=cwd,
         capture_output=True,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.trust_helpers import assay
 
@@ -68,7 +69,7 @@ def test_hydra_flag_prints_the_same_script_and_answers_old_queries(project: Path
     assert "complete -o default -F _assay_complete assay" in script
     assert assay(project, "train", "-sc", "install=bash").stdout == script
     # A script Hydra generated earlier asks `assay -sc query=bash` with COMP_LINE set.
-    old = subprocess.run(
+    old = cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "-sc", "query=bash"],
         cwd=project,
         capture_output=True,

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import cli_fork
 from tests.conftest import REPO, TINY, cli_env
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", *args],
         cwd=cwd,
         capture_output=True,

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from assayml.stages.prepare import run_prepare
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.explain.user_tables import user_table, write_csv
 
@@ -90,7 +91,7 @@ def test_drop_id_like_removes_identifiers_but_not_protected_columns(make_cfg, pr
 
 
 def prepare_cli(project: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, "prepare", *USER, "data.path=user.csv", *overrides],
         cwd=project,
         env=cli_env(),

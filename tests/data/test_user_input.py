@@ -15,13 +15,14 @@ import pytest
 
 from assayml.config import compose, to_typed
 from assayml.errors import ConfigError
+from tests import cli_fork
 from tests.conftest import cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
 
 
 def prepare(project: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, "prepare", "data=file", *overrides],
         cwd=project,
         env=cli_env(),

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assayml.config import compose, to_typed
+from tests import cli_fork
 from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, cli_env
 from tests.explain import user_tables as ref
@@ -112,7 +113,7 @@ def test_pre_training_metrics_equal_clarify_formulas(schema, request) -> None:
 def test_post_training_metrics_equal_those_from_assay_predict(inferred, tmp_path) -> None:
     split = pd.read_parquet(inferred / "data/prepared/test.parquet")
     split.to_csv(tmp_path / "rows.csv", index=False)
-    result = subprocess.run(
+    result = cli_fork.run(
         [*ASSAY, "predict", str(tmp_path / "rows.csv"), str(tmp_path / "out.csv")],
         cwd=inferred,
         env=cli_env(),
@@ -172,7 +173,7 @@ def test_missing_facet_values_can_be_left_out_and_counted(tmp_path) -> None:
 def run(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = cli_env()
     env.pop("ASSAY_VERBOSITY", None)  # the normal level: errors without tracebacks
-    return subprocess.run([*ASSAY, *args], cwd=root, env=env, capture_output=True, text=True)
+    return cli_fork.run([*ASSAY, *args], cwd=root, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import pytest
 from assayml.errors import ArtifactError, BadInputError
 from assayml.registry.collect import collect
 from assayml.registry.store import APPROVED, PENDING, REJECTED, Registry
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.stages.helpers import run_stages
 
@@ -137,7 +138,7 @@ def test_cli_refusals_exit_2(trained: Path) -> None:
     register(trained)
 
     def assay(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        return cli_fork.run(
             [sys.executable, "-m", "assayml.cli.main", "registry", *args],
             cwd=trained,
             env=cli_env(),

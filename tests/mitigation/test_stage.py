@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from assayml.config import compose, to_typed
+from tests import cli_fork
 from tests.conftest import REPO, TINY, cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
@@ -43,7 +44,7 @@ def run_stages(root: Path, overrides: tuple[str, ...], stages=STAGES) -> None:
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
     )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from assayml.config import compose, to_typed
+from tests import cli_fork
 from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, cli_env
 
@@ -76,7 +76,7 @@ def user_project(tmp_path_factory) -> Path:
 
 
 def predict(root: Path, source: Path, out: str) -> pd.DataFrame:
-    done = subprocess.run(
+    done = cli_fork.run(
         [*ASSAY, "predict", str(source), out],
         cwd=root,
         env=cli_env(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from assayml.config.monitor_schema import AlertsConfig
 from assayml.monitor.executions import execute
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.monitor.watch_helpers import capture, history, make_watch, shifted
 
@@ -143,7 +143,7 @@ def test_webhook_on_the_command_line(credit_project, tmp_path, back_home) -> Non
     shifted(400, 34).to_csv(data, index=False)
 
     def assay(url, out, *extra):
-        return subprocess.run(
+        return cli_fork.run(
             [*ASSAY, "monitor", str(data), "--webhook", url, "--out", str(out), *extra],
             cwd=credit_project,
             env=cli_env(),

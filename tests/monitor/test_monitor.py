@@ -17,6 +17,7 @@ from assayml.monitor.inputs import load_baseline, read_current
 from assayml.monitor.run import monitor
 from assayml.serve.capture import CaptureWriter
 from assayml.serve.deployed import load_deployed
+from tests import cli_fork
 from tests.conftest import cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
@@ -31,7 +32,7 @@ def run_monitor(project: Path, tmp_path: Path, frame: pd.DataFrame, *extra: str)
     data = tmp_path / "current.csv"
     frame.to_csv(data, index=False)
     out = tmp_path / "monitor"
-    result = subprocess.run(
+    result = cli_fork.run(
         [*ASSAY, "monitor", str(data), "--out", str(out), *extra],
         cwd=project,
         env=cli_env(),
@@ -182,7 +183,7 @@ def test_bias_drift_in_captured_predictions(credit_project, tmp_path, monkeypatc
         frac=0.7, random_state=0
     )  # labels arrive for some rows, in any order
     labels.to_csv(tmp_path / "labels.csv", index=False)
-    result = subprocess.run(
+    result = cli_fork.run(
         [
             *ASSAY,
             "monitor",
@@ -223,7 +224,7 @@ def test_edited_constraints_change_the_test(credit_project, tmp_path, monkeypatc
     assert ("income", "baseline_drift_check") not in checks_of(report)
     income["drift"] = {"test": "chi2"}
     (baseline / "constraints.json").write_text(json.dumps(constraints))
-    result = subprocess.run(
+    result = cli_fork.run(
         [*ASSAY, "monitor", "x.csv", "--baseline", str(baseline)],
         cwd=credit_project,
         env=cli_env(),
@@ -237,7 +238,7 @@ def test_edited_constraints_change_the_test(credit_project, tmp_path, monkeypatc
 @pytest.mark.slow
 def test_bad_inputs_exit_2_naming_what_is_wrong(credit_project, tmp_path) -> None:
     def assay(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        return cli_fork.run(
             [*ASSAY, "monitor", *args, "--out", str(tmp_path / "out")],
             cwd=credit_project,
             env=cli_env(),

@@ -19,6 +19,7 @@ import pytest
 from sklearn import metrics as sk
 
 from assayml.config import compose, to_typed
+from tests import cli_fork
 from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, cli_env
 from tests.monitor.test_ground_truth import sklearn_metrics
@@ -82,7 +83,7 @@ def churn_project(tmp_path_factory) -> Path:
 
 
 def assay(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=root, env=cli_env(), capture_output=True, text=True, check=False
     )
 

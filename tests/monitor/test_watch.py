@@ -24,6 +24,7 @@ from assayml.monitor.executions import (
 from assayml.monitor.inputs import captured_current
 from assayml.monitor.run import monitor
 from assayml.monitor.watch import closed_pieces, load_state, read_pieces
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.monitor.watch_helpers import age, capture, fresh, history, make_watch, shifted
 
@@ -207,7 +208,7 @@ def test_command_line(credit_project, tmp_path, back_home) -> None:
     a bad schedule, a missing folder or IN given beside --watch."""
 
     def assay(*args):
-        return subprocess.run(
+        return cli_fork.run(
             [*ASSAY, "monitor", *args, "--out", str(tmp_path / "out")],
             cwd=credit_project,
             env=cli_env(),

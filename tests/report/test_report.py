@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from assayml.data.credit import generate_credit
+from tests import cli_fork
 from tests.conftest import CREDIT, REPO, TINY, cli_env
 from tests.monitor.test_report_browser import chromium_path
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", *args],
         cwd=cwd,
         capture_output=True,

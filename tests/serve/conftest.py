@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import cli_fork
 from tests.conftest import cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
@@ -50,7 +51,7 @@ def start_serve(cwd: Path, *args: str, wait_s: float = 90) -> tuple[subprocess.P
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
     )
 

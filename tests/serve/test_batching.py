@@ -21,6 +21,7 @@ import pytest
 
 from assayml.data.credit import generate_credit
 from assayml.serve.batching import ACTIVE_S
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.serve.conftest import ASSAY, start_serve
 
@@ -206,7 +207,7 @@ def test_the_capture_holds_every_answered_row_once_under_its_id(servers) -> None
     ],
 )
 def test_bad_batching_options_exit_2_naming_the_option(tmp_path, option, value, says) -> None:
-    result = subprocess.run(
+    result = cli_fork.run(
         [*ASSAY, "serve", option, value],
         cwd=tmp_path,
         env=cli_env(),

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.serve.conftest import start_serve
 
@@ -21,7 +22,7 @@ ASSAY = [sys.executable, "-m", "assayml.cli.main"]
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, capture_output=True, text=True, env=cli_env(), timeout=300
     )
 

@@ -16,6 +16,7 @@ import pytest
 from assayml.data.credit import generate_credit
 from assayml.serve.capture import CaptureWriter
 from assayml.serve.deployed import load_deployed
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.stages.helpers import run_stages
 
@@ -23,7 +24,7 @@ ASSAY = [sys.executable, "-m", "assayml.cli.main"]
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
     )
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from assayml.data.credit import generate_credit
+from tests import cli_fork
 from tests.conftest import cli_env
 from tests.serve.conftest import start_serve
 
@@ -24,7 +25,7 @@ CLIENTS, REQUESTS, ROWS = 16, 10, 3  # per client, rows per request
 
 
 def assay(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return cli_fork.run(
         [*ASSAY, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, check=False
     )
 

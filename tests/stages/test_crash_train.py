@@ -16,6 +16,7 @@ import pytest
 
 from assayml.utils.io import md5_file
 from assayml.utils.recovery import recover_records
+from tests import cli_fork
 from tests.conftest import TINY, cli_env
 from tests.stages.helpers import run_stages
 
@@ -120,7 +121,7 @@ def test_sigkill_during_train_leaves_the_old_model_and_the_next_run_cleans_up(tr
     # Usually still writing (the old model and record stand); a kill that lands in or
     # after the commit leaves no record or the new one, but never a disagreeing one.
     assert_agree(trained)
-    rerun = subprocess.run(
+    rerun = cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "train", *FAST, "seed=12"],
         cwd=trained,
         capture_output=True,

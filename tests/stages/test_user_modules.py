@@ -16,6 +16,7 @@ import pytest
 
 from assayml.config import compose, to_typed
 from assayml.errors import ConfigError
+from tests import cli_fork
 from tests.conftest import TINY, cli_env, digits_cfg
 
 
@@ -125,7 +126,7 @@ def test_monitor_says_why_a_datamodule_baseline_cannot_check_inputs(
     assert sum(statistics["prediction"]["distribution"]["counts"].values()) == 270
     current = tmp_path / "rows.csv"
     current.write_text("a,b\n1,2\n")
-    result = subprocess.run(
+    result = cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "monitor", str(current)],
         cwd=digits_project,
         capture_output=True,

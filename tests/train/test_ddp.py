@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from tests import cli_fork
 from tests.conftest import cli_env
 
 ASSAY = [sys.executable, "-m", "assayml.cli.main"]
@@ -19,7 +20,7 @@ QUICK = ("trainer.max_epochs=6", "trainer.enable_progress_bar=false", "logger=no
 
 
 def assay(project: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
+    result = cli_fork.run(
         [*ASSAY, *args], cwd=project, env=cli_env(), capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from assayml.config import compose, to_typed
 from assayml.errors import ConfigError
 from assayml.stages.table import get_stage
 from assayml.train.debugger_rules import RULE_NAMES, merge_entries
+from tests import cli_fork
 from tests.conftest import REPO, TINY, cli_env
 
 NETS = "tests.train.test_debugger_nets"
@@ -265,7 +265,7 @@ def with_repo_on_path(env: dict[str, str]) -> dict[str, str]:
 @pytest.mark.slow
 def test_the_fail_action_exits_3_through_the_cli(shared, tmp_path) -> None:
     args = [*overrides(shared, tmp_path), "model=nan_after", "debugger.rules.nan_inf.action=fail"]
-    result = subprocess.run(
+    result = cli_fork.run(
         [sys.executable, "-m", "assayml.cli.main", "train", *args],
         cwd=shared,
         capture_output=True,

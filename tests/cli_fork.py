@@ -1,0 +1,139 @@
+"""``assay`` processes in the tests without paying their imports each time.
+
+Every ``assay`` process spends 5-8 s on 2 cores importing torch, Lightning and the rest
+before it reads its arguments, and the suite starts hundreds: directly, and through
+``dvc repro``, ``dvc exp run`` and ``reproduce``. :func:`start` (once per test process)
+starts a zygote (:mod:`tests.cli_zygote`) that imports those libraries once, and puts two
+shims first on PATH: ``assay``, and ``assay-module`` (what :func:`run` puts in place of
+``python -m assayml.cli.main``). A shim hands its arguments, folder, environment and its
+own stdin, stdout and stderr to the zygote, which forks a child that runs the real command
+line on them; the shim passes signals on and exits with the child's status. Each command
+is still a separate process with its own streams, folder, environment and exit status;
+only the imports are shared. Where that cannot be faithful (a start-up variable such as
+OMP_NUM_THREADS differs, the zygote is not there) the shim starts a fresh interpreter, as
+does every call under ``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what
+``--help`` imports, a process killed mid-write) start ``python`` directly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MODULE = "assayml.cli.main"
+ZYGOTE = Path(__file__).with_name("cli_zygote.py")
+FRESH = "ASSAY_TEST_FRESH_PROCESSES"
+SOCKET = "ASSAY_TEST_ZYGOTE"
+REAL = "ASSAY_TEST_REAL_ASSAY"
+
+# The shim: the standard library only and no site (-S), so it starts in milliseconds.
+SHIM = """#!{python} -S
+import json, os, signal, socket, sys
+
+MODE, PYTHON = {mode!r}, {python!r}
+
+
+def fresh():
+    if MODE == "script" and os.environ.get({real!r}):
+        os.execv(os.environ[{real!r}], [os.environ[{real!r}], *sys.argv[1:]])
+    os.execv(PYTHON, [PYTHON, "-m", {module!r}, *sys.argv[1:]])
+
+
+if os.environ.get({fresh!r}) == "1" or not os.environ.get({socket!r}):
+    fresh()
+try:
+    link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    link.connect(os.environ[{socket!r}])
+    request = {{
+        "mode": MODE, "argv0": os.environ.get({real!r}, ""), "argv": sys.argv[1:],
+        "cwd": os.getcwd(), "env": dict(os.environ),
+    }}
+    socket.send_fds(link, [json.dumps(request).encode() + b"\\n"], [0, 1, 2])
+    answers = link.makefile("rb")
+    first = json.loads(answers.readline() or b'{{"fresh": 1}}')
+except OSError:
+    fresh()
+if "fresh" in first:
+    fresh()
+pid = first["pid"]
+for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(number, lambda number, frame: os.kill(pid, number))
+code = json.loads(answers.readline())["returncode"]
+if code < 0:  # killed by a signal: so is the shim, as its caller would see the process die
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+class Zygote:
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="assay-zygote-"))
+        self.bin = self.folder / "bin"
+        self.bin.mkdir()
+        for name, mode in (("assay", "script"), ("assay-module", "module")):
+            shim = self.bin / name
+            shim.write_text(
+                SHIM.format(
+                    python=sys.executable,
+                    mode=mode,
+                    module=MODULE,
+                    real=REAL,
+                    fresh=FRESH,
+                    socket=SOCKET,
+                )
+            )
+            shim.chmod(0o755)
+        self.socket = str(self.folder / "socket")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ZYGOTE), self.socket], stdin=subprocess.PIPE, env=env
+        )
+
+    def stop(self) -> None:
+        self.process.stdin.close()  # the zygote ends its children and exits
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_zygote: Zygote | None = None
+
+
+def start() -> None:
+    """Start this test process's zygote and point ``assay`` (PATH) at its shims."""
+    global _zygote
+    if _zygote is not None or os.environ.get(FRESH) == "1":
+        return
+    real = shutil.which("assay")
+    _zygote = Zygote()
+    atexit.register(_zygote.stop)
+    if real:
+        os.environ[REAL] = real
+    os.environ[SOCKET] = _zygote.socket
+    os.environ["PATH"] = os.pathsep.join([str(_zygote.bin), os.environ.get("PATH", "")])
+
+
+def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:
+    """:func:`subprocess.run`, with ``python -m assayml.cli.main`` through the zygote."""
+    if _zygote is not None and is_assay_module(cmd):
+        cmd = [str(_zygote.bin / "assay-module"), *cmd[3:]]
+    return subprocess.run(cmd, **kwargs)
+
+
+def is_assay_module(cmd: list[str] | tuple[str, ...]) -> bool:
+    """``[python, -m, assayml.cli.main, ...]`` with this interpreter as python."""
+    if isinstance(cmd, str | bytes) or len(cmd) < 3 or list(cmd[1:3]) != ["-m", MODULE]:
+        return False
+    program = str(cmd[0])
+    if os.sep not in program:
+        program = shutil.which(program) or program
+    return os.path.abspath(program) == os.path.abspath(sys.executable)

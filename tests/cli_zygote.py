@@ -1,0 +1,269 @@
+"""A process that imports the heavy libraries once and forks a child per ``assay`` call.
+
+Started by :mod:`tests.cli_fork` (one per test process), listening on a Unix socket; the
+``assay`` shim (:data:`tests.cli_fork.SHIM`) connects, sends its arguments, folder and
+environment with its own stdin, stdout and stderr, and the zygote forks a child that
+becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``) or the
+``assay`` console script (mode ``script``) as Python would start it there, on the shim's
+streams. The shim gets the child's pid (to pass signals on) and then its exit status; if
+the shim dies first, the child is killed, as a process dies with its parent's pipe.
+
+It imports libraries and this project's package, never a project's own code, and starts
+no thread, so forking it is safe. Where the interpreter or a preloaded library reads an
+environment variable at start-up and the call's value differs from the zygote's, it
+answers ``fresh`` and the shim starts a fresh interpreter instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import warnings
+
+# Before anything adds to them: Python's own filters, which sit after -W/PYTHONWARNINGS'.
+DEFAULT_WARNING_FILTERS = list(warnings.filters)
+
+# What `assay` commands import in nearly every call: 5-8 s a process on 2 cores (torch,
+# Lightning's import of torch._dynamo, torchmetrics, scikit-learn, pandas), paid here once.
+PRELOAD = (
+    "torch",
+    "lightning.pytorch",
+    "torchmetrics",
+    "sklearn.metrics",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "hydra",
+    "omegaconf",
+    "captum.attr",
+    "pandera.pandas",
+    "pydantic",
+    "filelock",
+    "safetensors.torch",
+    "assayml.cli.main",
+    "assayml.cli.config_commands",
+    "assayml.stages.prepare",
+    "assayml.stages.features",
+    "assayml.stages.train",
+    "assayml.stages.evaluate",
+    "assayml.stages.explain",
+)
+# Read when the interpreter or torch starts, so a forked child cannot take a new value.
+STARTUP_VARIABLES = frozenset(
+    {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "CUDA_VISIBLE_DEVICES"}
+    | {"LD_PRELOAD", "LD_LIBRARY_PATH", "TORCH_LOGS", "TORCHDYNAMO_DISABLE"}
+)
+# Handled per child: PYTHONPATH (sys.path) and PYTHONWARNINGS (the warning filters).
+PER_CALL = frozenset({"PYTHONPATH", "PYTHONWARNINGS"})
+
+
+def startup(env: dict[str, str]) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in env.items()
+        if k in STARTUP_VARIABLES or (k.startswith("PYTHON") and k not in PER_CALL)
+    }
+
+
+def preload() -> None:
+    import gc
+    import importlib
+    import threading
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    # Out of the collector's sight: a collection in a child would otherwise walk (and so
+    # copy, page by page) the whole preloaded heap; it halves a short command's time.
+    gc.freeze()
+    if threading.active_count() != 1:
+        sys.exit(f"cli_zygote: a preloaded module started a thread: {threading.enumerate()}")
+
+
+class Server:
+    def __init__(self, path: str, parent: int) -> None:
+        self.parent = parent
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)  # callers queue here while the libraries load
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
+        self.selector.register(parent, selectors.EVENT_READ, self.parent_gone)
+        self.base_path = [p for p in sys.path[1:] if p not in pythonpath(os.environ)]
+        self.own_startup = startup(dict(os.environ))
+        self.received: dict[socket.socket, tuple[bytes, list[int]]] = {}
+        self.children: dict[socket.socket, tuple[int, int]] = {}  # conn -> (pid, pidfd)
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                key.data(key.fileobj)
+
+    def parent_gone(self, parent: int) -> None:
+        """The test process closed its end of our stdin (or died): end every child, exit."""
+        if os.read(parent, 4096):
+            return
+        for pid, _ in self.children.values():
+            os.kill(pid, signal.SIGKILL)
+        sys.exit(0)
+
+    def accept(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        self.received[conn] = (b"", [])
+        self.selector.register(conn, selectors.EVENT_READ, self.read)
+
+    def read(self, conn: socket.socket) -> None:
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        if conn in self.children:  # the shim went away (or spoke out of turn): end its child
+            if not data:
+                self.selector.unregister(conn)  # until the child is reaped
+                os.kill(self.children[conn][0], signal.SIGKILL)
+            return
+        if not data:
+            self.close(conn, self.received.pop(conn)[1] + fds)
+            return
+        buffered, held = self.received[conn]
+        self.received[conn] = (buffered + data, held + fds)
+        if not data.endswith(b"\n"):
+            return
+        raw, streams = self.received.pop(conn)
+        request = json.loads(raw)
+        if len(streams) != 3 or startup(request["env"]) != self.own_startup:
+            send(conn, fresh=1)
+            self.close(conn, streams)
+            return
+        self.start(conn, request, streams)
+
+    def start(self, conn: socket.socket, request: dict, streams: list[int]) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self.selector.close()
+            self.listener.close()
+            os.close(self.parent)
+            for other in [conn, *self.received, *self.children]:
+                other.close()
+            for _, pidfd in self.children.values():
+                os.close(pidfd)
+            become_assay(request, streams, self.base_path)  # never returns
+        for fd in streams:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.children[conn] = (pid, pidfd)
+        self.selector.register(pidfd, selectors.EVENT_READ, lambda _: self.reap(conn))
+        send(conn, pid=pid)
+
+    def reap(self, conn: socket.socket) -> None:
+        pid, pidfd = self.children.pop(conn)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        with contextlib.suppress(OSError):  # else the shim is gone: nobody waits for it
+            send(conn, returncode=os.waitstatus_to_exitcode(status))
+        self.close(conn, [])
+
+    def close(self, conn: socket.socket, fds: list[int]) -> None:
+        for fd in fds:
+            os.close(fd)
+        if conn in self.selector.get_map():
+            self.selector.unregister(conn)
+        conn.close()
+
+
+def send(conn: socket.socket, **fields: int) -> None:
+    conn.sendall(json.dumps(fields).encode() + b"\n")
+
+
+def pythonpath(env: dict[str, str]) -> list[str]:
+    return [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def become_assay(request: dict, streams: list[int], base_path: list[str]) -> None:
+    code = 1
+    try:
+        for target, fd in enumerate(streams):
+            os.dup2(fd, target)
+            os.close(fd)
+        # New stream objects, configured as Python configures them at start-up.
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = sys.__stderr__ = open(  # noqa: SIM115
+            2, "w", errors="backslashreplace", buffering=1, closefd=False
+        )
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        set_warning_options(request["env"].get("PYTHONWARNINGS", ""))
+        # sys.path as Python builds it: the script's folder (for -m, the working
+        # folder), then PYTHONPATH, then the rest.
+        first = os.getcwd() if request["mode"] == "module" else os.path.dirname(request["argv0"])
+        sys.path[:] = [first, *pythonpath(request["env"]), *base_path]
+        code = run(request)
+    finally:
+        os._exit(code)
+
+
+def set_warning_options(value: str) -> None:
+    """The warning filters PYTHONWARNINGS would have made: after the libraries' own,
+    before Python's defaults (the zygote itself runs without PYTHONWARNINGS)."""
+    options = [o for o in value.split(",") if o]
+    if not options:
+        return
+    ours = [f for f in warnings.filters if f not in DEFAULT_WARNING_FILTERS]
+    defaults = [f for f in warnings.filters if f in DEFAULT_WARNING_FILTERS]
+    warnings.filters[:] = []
+    warnings._processoptions(options)
+    warnings.filters[:] = [*ours, *warnings.filters, *defaults]
+    warnings._filters_mutated()
+
+
+def run(request: dict) -> int:
+    import atexit
+    import runpy
+    import threading
+    import traceback
+
+    code = 0
+    try:
+        if request["mode"] == "module":
+            sys.argv = ["-m", *request["argv"]]
+            runpy.run_module("assayml.cli.main", run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = [request["argv0"], *request["argv"]]
+            from assayml.cli.main import entry
+
+            entry()
+    except SystemExit as exc:
+        code = exit_code(exc)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
+    return code
+
+
+def exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    server = Server(sys.argv[1], os.dup(0))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    preload()
+    server.serve()
