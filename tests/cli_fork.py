@@ -122,6 +122,17 @@ def start() -> None:
     os.environ["PATH"] = os.pathsep.join([str(_zygote.bin), os.environ.get("PATH", "")])
 
 
+def active() -> bool:
+    """Whether this test process runs `assay` through a zygote."""
+    return _zygote is not None
+
+
+def served() -> list[int]:
+    """The pids of the processes this test process's zygote has forked, in order."""
+    log = _zygote.folder / "served" if _zygote else None
+    return [int(pid) for pid in log.read_text().split()] if log and log.exists() else []
+
+
 def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:
     """:func:`subprocess.run`, with ``python -m assayml.cli.main`` through the zygote."""
     if _zygote is not None and is_assay_module(cmd):

@@ -97,6 +97,7 @@ class Server:
         self.selector.register(parent, selectors.EVENT_READ, self.parent_gone)
         self.base_path = [p for p in sys.path[1:] if p not in pythonpath(os.environ)]
         self.own_startup = startup(dict(os.environ))
+        self.served = os.path.join(os.path.dirname(path), "served")  # a pid a line
         self.received: dict[socket.socket, tuple[bytes, list[int]]] = {}
         self.children: dict[socket.socket, tuple[int, int]] = {}  # conn -> (pid, pidfd)
 
@@ -153,6 +154,8 @@ class Server:
             become_assay(request, streams, self.base_path)  # never returns
         for fd in streams:
             os.close(fd)
+        with open(self.served, "a") as log:
+            log.write(f"{pid}\n")
         pidfd = os.pidfd_open(pid)
         self.children[conn] = (pid, pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, lambda _: self.reap(conn))

@@ -1,0 +1,138 @@
+"""The tests' zygote (tests/cli_fork.py) runs `assay` as a fresh interpreter would: the
+same output, errors and exit status, signals passed on, and a
+command that outlives its shim ended."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import cli_fork
+from tests.conftest import cli_env
+
+pytestmark = pytest.mark.skipif(
+    not cli_fork.active(), reason="the suite runs without its zygote (ASSAY_TEST_FRESH_PROCESSES=1)"
+)
+MODULE = [sys.executable, "-m", cli_fork.MODULE]
+
+
+def until(condition, seconds: float = 120.0):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["prepare", "data=no_such_set"],
+        ["prepare", "data=file", "data.path=missing.csv"],
+        ["compose", "--check"],
+        ["train", "data=wine", "model.lr=-1"],
+    ],
+)
+def test_a_forked_command_answers_as_a_fresh_interpreter(project: Path, args: list[str]) -> None:
+    before = len(cli_fork.served())
+    forked = cli_fork.run([*MODULE, *args], cwd=project, env=cli_env(), capture_output=True)
+    assert len(cli_fork.served()) == before + 1, "the zygote did not serve the call"
+    fresh_env = {**cli_env(), cli_fork.FRESH: "1"}
+    fresh = subprocess.run([*MODULE, *args], cwd=project, env=fresh_env, capture_output=True)
+    assert len(cli_fork.served()) == before + 1
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        fresh.returncode,
+        fresh.stdout,
+        fresh.stderr,
+    )
+
+
+def test_a_changed_start_up_variable_gets_a_fresh_interpreter(project: Path) -> None:
+    before = len(cli_fork.served())
+    env = {**cli_env(), "OMP_NUM_THREADS": "3"}
+    done = subprocess.run(["assay", "--version"], cwd=project, env=env, capture_output=True)
+    assert done.returncode == 0 and done.stdout.startswith(b"assayml ")
+    assert len(cli_fork.served()) == before
+
+
+# A project module that Hydra imports as a run callback: it reads stdin to its end first,
+# saying so in a file first, and a SIGTERM makes it leave a file and exit 3.
+READER = """
+import os
+import signal
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+
+def terminated(number, frame):
+    Path("terminated").touch()
+    os._exit(3)
+
+
+signal.signal(signal.SIGTERM, terminated)
+Path("reading").touch()
+Path("read.txt").write_text(sys.stdin.read())
+
+
+class Reader(Callback):
+    pass
+"""
+READS_STDIN = ["prepare", "data=wine", "+hydra.callbacks.reader._target_=reader.Reader"]
+
+
+def test_stdin_reaches_the_command(project: Path) -> None:
+    (project / "reader.py").write_text(READER)
+    before = len(cli_fork.served())
+    done = cli_fork.run(
+        [*MODULE, *READS_STDIN], cwd=project, env=cli_env(), capture_output=True, input=b"rows"
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(cli_fork.served()) == before + 1
+    assert (project / "read.txt").read_text() == "rows"
+
+
+@pytest.mark.parametrize(
+    ("number", "status"), [(signal.SIGTERM, 3), (signal.SIGKILL, -signal.SIGKILL)]
+)
+def test_a_signal_to_the_shim_ends_its_command(project: Path, number: int, status: int) -> None:
+    """A command blocked reading a stdin that stays open: SIGTERM is passed on (the
+    command's handler runs and exits 3, the shim with it); SIGKILL ends the shim alone, and
+    then the zygote ends the command."""
+    (project / "reader.py").write_text(READER)
+    before = set(cli_fork.served())
+    shim = subprocess.Popen(
+        ["assay", *READS_STDIN],
+        cwd=project,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        (child,) = until(lambda: set(cli_fork.served()) - before)
+        until((project / "reading").exists)
+        shim.send_signal(number)
+        assert shim.wait(timeout=60) == status
+        until(lambda: not alive(child))
+    finally:
+        shim.stdin.close()
+        shim.wait(timeout=60)
+    assert not (project / "read.txt").exists()
+    assert (project / "terminated").exists() == (number == signal.SIGTERM)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
