@@ -127,6 +127,11 @@ def active() -> bool:
     return _zygote is not None
 
 
+def shim_folders() -> list[str]:
+    """The folder of the ``assay`` shim, to go first on a PATH built anew (none if fresh)."""
+    return [str(_zygote.bin)] if _zygote else []
+
+
 def served() -> list[int]:
     """The pids of the processes this test process's zygote has forked, in order."""
     log = _zygote.folder / "served" if _zygote else None

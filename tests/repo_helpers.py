@@ -60,11 +60,15 @@ PROJECT_FILES = ("conf", "src", "dvc.yaml", "pyproject.toml", "data/raw/README.m
 
 def cli_path_env() -> dict[str, str]:
     """The environment for DVC and `assay` subprocesses: this interpreter's scripts first
-    (DVC stage commands call `assay`), no colour, DVC analytics off."""
+    (DVC stage commands call `assay`), after the zygote's `assay` shim where there is one
+    (tests.cli_fork), no colour, DVC analytics off."""
     import os
 
+    from tests import cli_fork
+
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    scripts = [*cli_fork.shim_folders(), str(Path(sys.executable).parent)]
+    env["PATH"] = os.pathsep.join([*scripts, env.get("PATH", "")])
     env.update(NO_COLOR="1", TERM="dumb", DVC_NO_ANALYTICS="1", PYTHONWARNINGS="ignore")
     return env
 

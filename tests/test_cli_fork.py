@@ -136,3 +136,17 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_dvc_stages_run_through_the_zygote(tmp_path: Path) -> None:
+    """`dvc repro` finds the shim first on PATH (tests.repo_helpers.cli_path_env)."""
+    from tests.repo_helpers import dvc_run, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  version:\n    cmd: assay --version > version.txt\n    outs: [version.txt]\n"
+    )
+    before = len(cli_fork.served())
+    dvc_run(repo, "repro", "-q")
+    assert (repo / "version.txt").read_text().startswith("assayml ")
+    assert len(cli_fork.served()) == before + 1
