@@ -20,9 +20,12 @@ import pytest
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+from assayml.cli.main import collect_less  # noqa: E402
 from assayml.config import compose, to_typed  # noqa: E402
 from assayml.config.schema import AssayConfig  # noqa: E402
 from tests import cli_fork  # noqa: E402
+
+collect_less()
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ("trainer.max_epochs=3", "trainer.enable_progress_bar=false", "logger=none")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assayml.cli.main import FULL_COLLECTION_AFTER
 from tests import cli_fork
 from tests.card_helpers import fill_file_card
 from tests.conftest import REPO, TINY, cli_env
@@ -89,6 +91,18 @@ def test_help_imports_no_heavy_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "prepare" in result.stdout and "evaluate" in result.stdout
+
+
+def test_an_assay_process_makes_full_collections_rare() -> None:
+    """The console script's entry sets the GC thresholds (assayml.cli.main.collect_less)."""
+    code = (
+        "import atexit, gc, sys; atexit.register(lambda: print(gc.get_threshold())); "
+        "sys.argv = ['assay', '--version']; from assayml.cli.main import entry; entry()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    young, middle, full = ast.literal_eval(result.stdout.splitlines()[-1])
+    assert (young, middle) == (700, 10) and full == FULL_COLLECTION_AFTER == 1000
 
 
 @pytest.mark.slow
