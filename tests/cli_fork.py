@@ -64,7 +64,10 @@ if "fresh" in first:
 pid = first["pid"]
 for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(number, lambda number, frame: os.kill(pid, number))
-code = json.loads(answers.readline())["returncode"]
+last = answers.readline()
+if not last:  # the command ran (or runs) in the zygote: never start it a second time
+    sys.exit("assay test shim: the zygote ended before the command did")
+code = json.loads(last)["returncode"]
 if code < 0:  # killed by a signal: so is the shim, as its caller would see the process die
     signal.signal(-code, signal.SIG_DFL)
     os.kill(os.getpid(), -code)
@@ -111,7 +114,7 @@ _zygote: Zygote | None = None
 def start() -> None:
     """Start this test process's zygote and point ``assay`` (PATH) at its shims."""
     global _zygote
-    if _zygote is not None or os.environ.get(FRESH) == "1":
+    if _zygote is not None or os.environ.get(FRESH) == "1" or not supported():
         return
     real = shutil.which("assay")
     _zygote = Zygote()
@@ -136,6 +139,14 @@ def served() -> list[int]:
     """The pids of the processes this test process's zygote has forked, in order."""
     log = _zygote.folder / "served" if _zygote else None
     return [int(pid) for pid in log.read_text().split()] if log and log.exists() else []
+
+
+def supported() -> bool:
+    """Linux's pidfds, fd passing, and a temp folder short enough for a socket's path."""
+    import socket
+
+    short = len(os.path.join(tempfile.gettempdir(), "assay-zygote-xxxxxxxx", "socket")) < 100
+    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and short
 
 
 def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:

@@ -152,6 +152,7 @@ class Server:
             for _, pidfd in self.children.values():
                 os.close(pidfd)
             become_assay(request, streams, self.base_path)  # never returns
+        send(conn, pid=pid)  # first: from here on the shim never starts the command itself
         for fd in streams:
             os.close(fd)
         with open(self.served, "a") as log:
@@ -159,7 +160,6 @@ class Server:
         pidfd = os.pidfd_open(pid)
         self.children[conn] = (pid, pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, lambda _: self.reap(conn))
-        send(conn, pid=pid)
 
     def reap(self, conn: socket.socket) -> None:
         pid, pidfd = self.children.pop(conn)
@@ -264,6 +264,7 @@ def exit_code(exc: SystemExit) -> int:
 
 
 if __name__ == "__main__":
+    os.close(os.pidfd_open(os.getpid()))  # a kernel without pidfds: no socket, shims go fresh
     server = Server(sys.argv[1], os.dup(0))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
