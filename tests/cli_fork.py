@@ -36,13 +36,24 @@ REAL = "ASSAY_TEST_REAL_ASSAY"
 SHIM = """#!{python} -S
 import json, os, signal, socket, sys
 
-MODE, PYTHON = {mode!r}, {python!r}
+PYTHON, REAL = {python!r}, os.environ.get({real!r}, "")
+MODE = {mode!r} if REAL else "module"  # no console script to stand for: as `python -m`
+FORWARDED = {{signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}}
+signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)  # held until they can be passed on
 
 
 def fresh():
-    if MODE == "script" and os.environ.get({real!r}):
-        os.execv(os.environ[{real!r}], [os.environ[{real!r}], *sys.argv[1:]])
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # exec keeps the mask
+    if MODE == "script":
+        os.execv(REAL, [REAL, *sys.argv[1:]])
     os.execv(PYTHON, [PYTHON, "-m", {module!r}, *sys.argv[1:]])
+
+
+def forward(number, frame):
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass  # it has just ended; its status follows
 
 
 if os.environ.get({fresh!r}) == "1" or not os.environ.get({socket!r}):
@@ -51,7 +62,7 @@ try:
     link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     link.connect(os.environ[{socket!r}])
     request = {{
-        "mode": MODE, "argv0": os.environ.get({real!r}, ""), "argv": sys.argv[1:],
+        "mode": MODE, "argv0": REAL, "argv": sys.argv[1:],
         "cwd": os.getcwd(), "env": dict(os.environ),
     }}
     socket.send_fds(link, [json.dumps(request).encode() + b"\\n"], [0, 1, 2])
@@ -62,14 +73,19 @@ except OSError:
 if "fresh" in first:
     fresh()
 pid = first["pid"]
-for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-    signal.signal(number, lambda number, frame: os.kill(pid, number))
+for number in FORWARDED:
+    signal.signal(number, forward)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
 last = answers.readline()
 if not last:  # the command ran (or runs) in the zygote: never start it a second time
     sys.exit("assay test shim: the zygote ended before the command did")
 code = json.loads(last)["returncode"]
 if code < 0:  # killed by a signal: so is the shim, as its caller would see the process die
-    signal.signal(-code, signal.SIG_DFL)
+    try:
+        signal.signal(-code, signal.SIG_DFL)
+    except OSError:
+        pass  # SIGKILL and SIGSTOP have no handler to reset
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {{-code}})
     os.kill(os.getpid(), -code)
 sys.exit(code)
 """
@@ -77,6 +93,7 @@ sys.exit(code)
 
 class Zygote:
     def __init__(self) -> None:
+        self.owner = os.getpid()
         self.folder = Path(tempfile.mkdtemp(prefix="assay-zygote-"))
         self.bin = self.folder / "bin"
         self.bin.mkdir()
@@ -100,6 +117,8 @@ class Zygote:
         )
 
     def stop(self) -> None:
+        if os.getpid() != self.owner:
+            return  # a forked copy of the test process: the zygote is not its own
         self.process.stdin.close()  # the zygote ends its children and exits
         try:
             self.process.wait(timeout=30)
@@ -146,7 +165,8 @@ def supported() -> bool:
     import socket
 
     short = len(os.path.join(tempfile.gettempdir(), "assay-zygote-xxxxxxxx", "socket")) < 100
-    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and short
+    shebang = " " not in sys.executable and len(sys.executable) < 120  # the shims' first line
+    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and short and shebang
 
 
 def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:

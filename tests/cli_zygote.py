@@ -30,9 +30,12 @@ DEFAULT_WARNING_FILTERS = list(warnings.filters)
 
 # What `assay` commands import in nearly every call: 5-8 s a process on 2 cores (torch,
 # Lightning's import of torch._dynamo, torchmetrics, scikit-learn, pandas), paid here once.
+# Not Lightning itself (0.2 s once torch._dynamo is in): on import it gives its loggers a
+# console handler of their own only if the root logger has none yet, and a fresh `assay`
+# imports it after Hydra has set logging up (so its lines reach the run's log file).
 PRELOAD = (
     "torch",
-    "lightning.pytorch",
+    "torch._dynamo",  # what makes `import lightning` slow; Lightning itself is left out
     "torchmetrics",
     "sklearn.metrics",
     "sklearn.linear_model",
@@ -59,7 +62,10 @@ PRELOAD = (
 STARTUP_VARIABLES = frozenset(
     {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "CUDA_VISIBLE_DEVICES"}
     | {"LD_PRELOAD", "LD_LIBRARY_PATH", "TORCH_LOGS", "TORCHDYNAMO_DISABLE"}
+    | {"LANG", "LC_ALL", "LC_CTYPE", "HOME", "MPLCONFIGDIR"}  # stream encoding, user site
 )
+FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
+INTERRUPTED = -int(signal.SIGINT)  # run()'s code for a KeyboardInterrupt
 # Handled per child: PYTHONPATH (sys.path) and PYTHONWARNINGS (the warning filters).
 PER_CALL = frozenset({"PYTHONPATH", "PYTHONWARNINGS"})
 
@@ -82,8 +88,18 @@ def preload() -> None:
     # Out of the collector's sight: a collection in a child would otherwise walk (and so
     # copy, page by page) the whole preloaded heap; it halves a short command's time.
     gc.freeze()
-    if threading.active_count() != 1:
-        sys.exit(f"cli_zygote: a preloaded module started a thread: {threading.enumerate()}")
+    if "lightning" in sys.modules:
+        sys.exit("cli_zygote: a preloaded module imported lightning (see PRELOAD)")
+    # Native threads too, as fork copies only the calling one; jemalloc's background thread
+    # (pyarrow's allocator) restarts itself in a child, through its own fork handlers.
+    threads = [comm(task) for task in os.listdir("/proc/self/task") if int(task) != os.getpid()]
+    if threading.active_count() != 1 or set(threads) - FORK_SAFE_THREADS:
+        sys.exit(f"cli_zygote: a preloaded module started threads {threads}: not forking")
+
+
+def comm(task: str) -> str:
+    with open(f"/proc/self/task/{task}/comm") as name:
+        return name.read().strip()
 
 
 class Server:
@@ -104,7 +120,8 @@ class Server:
     def serve(self) -> None:
         while True:
             for key, _ in self.selector.select():
-                key.data(key.fileobj)
+                if self.selector.get_map().get(key.fd) is key:  # not closed earlier this round
+                    key.data(key.fileobj)
 
     def parent_gone(self, parent: int) -> None:
         """The test process closed its end of our stdin (or died): end every child, exit."""
@@ -120,7 +137,10 @@ class Server:
         self.selector.register(conn, selectors.EVENT_READ, self.read)
 
     def read(self, conn: socket.socket) -> None:
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        try:
+            data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        except OSError:  # reset by a shim that died: the same as its end of file
+            data, fds = b"", []
         if conn in self.children:  # the shim went away (or spoke out of turn): end its child
             if not data:
                 self.selector.unregister(conn)  # until the child is reaped
@@ -136,25 +156,44 @@ class Server:
         raw, streams = self.received.pop(conn)
         request = json.loads(raw)
         if len(streams) != 3 or startup(request["env"]) != self.own_startup:
-            send(conn, fresh=1)
+            with contextlib.suppress(OSError):
+                send(conn, fresh=1)
             self.close(conn, streams)
             return
         self.start(conn, request, streams)
 
     def start(self, conn: socket.socket, request: dict, streams: list[int]) -> None:
+        go, ready = os.pipe()  # the child starts the command only once the shim has its pid
         pid = os.fork()
         if pid == 0:
+            os.close(ready)
             self.selector.close()
             self.listener.close()
             os.close(self.parent)
-            for other in [conn, *self.received, *self.children]:
+            for other, (_, held) in self.received.items():
                 other.close()
-            for _, pidfd in self.children.values():
+                for fd in held:  # another caller's streams, half received
+                    os.close(fd)
+            for other, (_, pidfd) in self.children.items():
+                other.close()
                 os.close(pidfd)
+            conn.close()
+            if os.read(go, 1) != b"g":
+                os._exit(1)  # the shim is gone: nobody asked for the command any more
+            os.close(go)
             become_assay(request, streams, self.base_path)  # never returns
-        send(conn, pid=pid)  # first: from here on the shim never starts the command itself
+        os.close(go)
         for fd in streams:
             os.close(fd)
+        try:
+            send(conn, pid=pid)
+        except OSError:
+            os.close(ready)  # the child exits without running anything
+            os.waitpid(pid, 0)
+            self.close(conn, [])
+            return
+        os.write(ready, b"g")
+        os.close(ready)
         with open(self.served, "a") as log:
             log.write(f"{pid}\n")
         pidfd = os.pidfd_open(pid)
@@ -202,12 +241,17 @@ def become_assay(request: dict, streams: list[int], base_path: list[str]) -> Non
         os.environ.clear()
         os.environ.update(request["env"])
         set_warning_options(request["env"].get("PYTHONWARNINGS", ""))
+        if request["mode"] == "module":  # as `python -m` has it: run as __main__ only
+            sys.modules.pop("assayml.cli.main", None)
         # sys.path as Python builds it: the script's folder (for -m, the working
         # folder), then PYTHONPATH, then the rest.
         first = os.getcwd() if request["mode"] == "module" else os.path.dirname(request["argv0"])
         sys.path[:] = [first, *pythonpath(request["env"]), *base_path]
         code = run(request)
     finally:
+        if code == INTERRUPTED:  # as the interpreter ends on KeyboardInterrupt: by SIGINT
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         os._exit(code)
 
 
@@ -215,6 +259,7 @@ def set_warning_options(value: str) -> None:
     """The warning filters PYTHONWARNINGS would have made: after the libraries' own,
     before Python's defaults (the zygote itself runs without PYTHONWARNINGS)."""
     options = [o for o in value.split(",") if o]
+    sys.warnoptions[:] = options
     if not options:
         return
     ours = [f for f in warnings.filters if f not in DEFAULT_WARNING_FILTERS]
@@ -229,7 +274,6 @@ def run(request: dict) -> int:
     import atexit
     import runpy
     import threading
-    import traceback
 
     code = 0
     try:
@@ -243,9 +287,9 @@ def run(request: dict) -> int:
             entry()
     except SystemExit as exc:
         code = exit_code(exc)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
+    except BaseException as exc:  # reported as the interpreter reports it
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
     threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

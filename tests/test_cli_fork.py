@@ -1,6 +1,6 @@
 """The tests' zygote (tests/cli_fork.py) runs `assay` as a fresh interpreter would: the
-same output, errors and exit status, signals passed on, and a
-command that outlives its shim ended."""
+same output, errors, warnings and exit status (a death by signal included), stdin passed
+through, signals passed on, and a command that outlives its shim ended."""
 
 from __future__ import annotations
 
@@ -30,22 +30,23 @@ def until(condition, seconds: float = 120.0):
     return found
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--version"],
-        ["prepare", "data=no_such_set"],
-        ["prepare", "data=file", "data.path=missing.csv"],
-        ["compose", "--check"],
-        ["train", "data=wine", "model.lr=-1"],
-    ],
-)
-def test_a_forked_command_answers_as_a_fresh_interpreter(project: Path, args: list[str]) -> None:
+COMMANDS = [
+    ["--version"],
+    ["prepare", "data=no_such_set"],
+    ["prepare", "data=file", "data.path=missing.csv"],
+    ["compose", "--check"],
+    ["train", "data=wine", "model.lr=-1"],
+]
+
+
+def compare(project: Path, forked_cmd: list[str], fresh_cmd: list[str], env=None) -> None:
+    """The same command through the zygote and in a fresh interpreter: equal answers."""
+    env = cli_env() if env is None else env
     before = len(cli_fork.served())
-    forked = cli_fork.run([*MODULE, *args], cwd=project, env=cli_env(), capture_output=True)
+    forked = cli_fork.run(forked_cmd, cwd=project, env=env, capture_output=True)
     assert len(cli_fork.served()) == before + 1, "the zygote did not serve the call"
-    fresh_env = {**cli_env(), cli_fork.FRESH: "1"}
-    fresh = subprocess.run([*MODULE, *args], cwd=project, env=fresh_env, capture_output=True)
+    fresh_env = {**env, cli_fork.FRESH: "1"}
+    fresh = subprocess.run(fresh_cmd, cwd=project, env=fresh_env, capture_output=True)
     assert len(cli_fork.served()) == before + 1
     assert (forked.returncode, forked.stdout, forked.stderr) == (
         fresh.returncode,
@@ -54,15 +55,83 @@ def test_a_forked_command_answers_as_a_fresh_interpreter(project: Path, args: li
     )
 
 
+@pytest.mark.parametrize("args", COMMANDS)
+def test_python_m_forked_answers_as_a_fresh_interpreter(project: Path, args: list[str]) -> None:
+    compare(project, [*MODULE, *args], [*MODULE, *args])
+
+
+@pytest.mark.parametrize("args", COMMANDS[:3])
+def test_the_shim_on_path_answers_as_the_console_script(project: Path, args: list[str]) -> None:
+    real = os.environ[cli_fork.REAL]
+    compare(project, ["assay", *args], [real, *args])
+
+
+def test_warnings_shown_where_pythonwarnings_is_not_set(project: Path) -> None:
+    """Without PYTHONWARNINGS (as `dvc repro` starts stages here), a warning the command
+    raises reaches stderr as in a fresh interpreter."""
+    (project / "warner.py").write_text(WARNER)
+    env = {k: v for k, v in cli_env().items() if k != "PYTHONWARNINGS"}
+    compare(project, [*MODULE, *WARNS], [*MODULE, *WARNS], env=env)
+
+
 def test_a_changed_start_up_variable_gets_a_fresh_interpreter(project: Path) -> None:
     before = len(cli_fork.served())
     env = {**cli_env(), "OMP_NUM_THREADS": "3"}
     done = subprocess.run(["assay", "--version"], cwd=project, env=env, capture_output=True)
     assert done.returncode == 0 and done.stdout.startswith(b"assayml ")
     assert len(cli_fork.served()) == before
+    again = subprocess.run(["assay", "--version"], cwd=project, env=cli_env(), check=True)
+    assert again.returncode == 0 and len(cli_fork.served()) == before + 1  # still serving
 
 
-# A project module that Hydra imports as a run callback: it reads stdin to its end first,
+# Project modules that Hydra imports as run callbacks, to act inside a command.
+WARNER = """
+import warnings
+
+from hydra.experimental.callback import Callback
+
+warnings.warn("a user warning from the project", UserWarning)
+
+
+class Warner(Callback):
+    pass
+"""
+WARNS = ["compose", "+hydra.callbacks.warner._target_=warner.Warner"]
+DYING = """
+import os
+import signal
+
+from hydra.experimental.callback import Callback
+
+if os.environ.get("DIE_BY") == "interrupt":
+    raise KeyboardInterrupt
+os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Dying(Callback):
+    pass
+"""
+DIES = ["prepare", "data=wine", "+hydra.callbacks.dying._target_=dying.Dying"]
+
+
+@pytest.mark.parametrize(("how", "status"), [("kill", -signal.SIGKILL), ("interrupt", -2)])
+def test_a_command_that_dies_of_a_signal_is_seen_to(project: Path, how: str, status: int):
+    """SIGKILL from within, or a KeyboardInterrupt (Python then ends by SIGINT): the
+    caller sees the signal, through the zygote as from a fresh interpreter."""
+    (project / "dying.py").write_text(DYING)
+    env = {**cli_env(), "DIE_BY": how}
+    for cmd in ([*MODULE, *DIES], ["assay", *DIES]):
+        before = len(cli_fork.served())
+        forked = cli_fork.run(cmd, cwd=project, env=env, capture_output=True)
+        assert forked.returncode == status, forked.stderr
+        assert len(cli_fork.served()) == before + 1
+    fresh = subprocess.run(
+        [*MODULE, *DIES], cwd=project, env={**env, cli_fork.FRESH: "1"}, capture_output=True
+    )
+    assert fresh.returncode == status
+
+
+# A project module imported as a run callback: it reads stdin to its end first,
 # saying so in a file first, and a SIGTERM makes it leave a file and exit 3.
 READER = """
 import os
