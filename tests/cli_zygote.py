@@ -155,12 +155,33 @@ class Server:
             return
         raw, streams = self.received.pop(conn)
         request = json.loads(raw)
-        if len(streams) != 3 or startup(request["env"]) != self.own_startup:
+        if (
+            len(streams) != 3
+            or startup(request["env"]) != self.own_startup
+            or self.shadowed(request)
+        ):
             with contextlib.suppress(OSError):
                 send(conn, fresh=1)
             self.close(conn, streams)
             return
         self.start(conn, request, streams)
+
+    def shadowed(self, request: dict) -> bool:
+        """Whether the call's own sys.path entries (its folder under -m, its PYTHONPATH)
+        hold a package the zygote preloaded from elsewhere (another checkout's assayml
+        under PYTHONPATH, as `assay reproduce` sets): a fresh interpreter would import
+        that one."""
+        own = [*pythonpath(request["env"])] + (
+            [request["cwd"]] if request["mode"] == "module" else []
+        )
+        tops = {name.split(".")[0] for name in PRELOAD}
+        return any(
+            os.path.exists(os.path.join(folder, top))
+            or os.path.exists(os.path.join(folder, f"{top}.py"))
+            for folder in own
+            if folder not in self.base_path
+            for top in tops
+        )
 
     def start(self, conn: socket.socket, request: dict, streams: list[int]) -> None:
         go, ready = os.pipe()  # the child starts the command only once the shim has its pid

@@ -219,3 +219,18 @@ def test_dvc_stages_run_through_the_zygote(tmp_path: Path) -> None:
     dvc_run(repo, "repro", "-q")
     assert (repo / "version.txt").read_text().startswith("assayml ")
     assert len(cli_fork.served()) == before + 1
+
+
+def test_a_package_of_its_own_on_pythonpath_gets_a_fresh_interpreter(tmp_path: Path) -> None:
+    """Another checkout's assayml on PYTHONPATH (as `assay reproduce` runs a project's own
+    code): the zygote's preloaded one must not stand in for it."""
+    shadow = tmp_path / "shadow" / "assayml" / "cli"
+    shadow.mkdir(parents=True)
+    (shadow.parent / "__init__.py").write_text("")
+    (shadow / "__init__.py").write_text("")
+    (shadow / "main.py").write_text("print('the other checkout')\n")
+    env = {**cli_env(), "PYTHONPATH": str(tmp_path / "shadow")}
+    before = len(cli_fork.served())
+    done = cli_fork.run([*MODULE, "--version"], cwd=tmp_path, env=env, capture_output=True)
+    assert done.stdout == b"the other checkout\n", done.stderr
+    assert len(cli_fork.served()) == before
