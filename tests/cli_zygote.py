@@ -167,21 +167,19 @@ class Server:
         self.start(conn, request, streams)
 
     def shadowed(self, request: dict) -> bool:
-        """Whether the call's own sys.path entries (its folder under -m, its PYTHONPATH)
-        hold a package the zygote preloaded from elsewhere (another checkout's assayml
-        under PYTHONPATH, as `assay reproduce` sets): a fresh interpreter would import
-        that one."""
-        own = [*pythonpath(request["env"])] + (
-            [request["cwd"]] if request["mode"] == "module" else []
-        )
-        tops = {name.split(".")[0] for name in PRELOAD}
-        return any(
-            os.path.exists(os.path.join(folder, top))
-            or os.path.exists(os.path.join(folder, f"{top}.py"))
-            for folder in own
-            if folder not in self.base_path
-            for top in tops
-        )
+        """Whether the call's sys.path entries (its PYTHONPATH, its folder under -m) hold
+        a package the zygote preloaded from elsewhere (another checkout's assayml on
+        PYTHONPATH): a fresh interpreter would import that one."""
+        folders = pythonpath(request["env"])
+        if request["mode"] == "module":
+            folders.append(request["cwd"])
+        for top in {name.split(".")[0] for name in PRELOAD}:
+            home = os.path.realpath(imported_from(top))
+            for folder in folders:
+                here = (os.path.join(folder, top), os.path.join(folder, f"{top}.py"))
+                if any(map(os.path.exists, here)) and os.path.realpath(folder) != home:
+                    return True
+        return False
 
     def start(self, conn: socket.socket, request: dict, streams: list[int]) -> None:
         go, ready = os.pipe()  # the child starts the command only once the shim has its pid
@@ -236,6 +234,13 @@ class Server:
         if conn in self.selector.get_map():
             self.selector.unregister(conn)
         conn.close()
+
+
+def imported_from(top: str) -> str:
+    """The sys.path folder a preloaded top-level module or package was imported from."""
+    module = sys.modules[top]
+    path = os.path.dirname(module.__file__)
+    return os.path.dirname(path) if module.__file__.endswith("__init__.py") else path
 
 
 def send(conn: socket.socket, **fields: int) -> None:

@@ -234,3 +234,10 @@ def test_a_package_of_its_own_on_pythonpath_gets_a_fresh_interpreter(tmp_path: P
     done = cli_fork.run([*MODULE, "--version"], cwd=tmp_path, env=env, capture_output=True)
     assert done.stdout == b"the other checkout\n", done.stderr
     assert len(cli_fork.served()) == before
+    # The folder the zygote's own assayml came from is no other checkout: served.
+    import assayml
+
+    env["PYTHONPATH"] = str(Path(assayml.__file__).parents[1])
+    done = cli_fork.run([*MODULE, "--version"], cwd=tmp_path, env=env, capture_output=True)
+    assert done.stdout.startswith(b"assayml "), done.stderr
+    assert len(cli_fork.served()) == before + 1
