@@ -145,8 +145,9 @@ def start() -> None:
 
 
 def active() -> bool:
-    """Whether this test process runs `assay` through a zygote."""
-    return _zygote is not None
+    """Whether this test process runs `assay` through a zygote (started, and not ended:
+    it exits at start-up where forking would be unsafe, and the shims then go fresh)."""
+    return _zygote is not None and _zygote.process.poll() is None
 
 
 def shim_folders() -> list[str]:

@@ -16,9 +16,13 @@ import pytest
 from tests import cli_fork
 from tests.conftest import cli_env
 
-pytestmark = pytest.mark.skipif(
-    not cli_fork.active(), reason="the suite runs without its zygote (ASSAY_TEST_FRESH_PROCESSES=1)"
-)
+
+@pytest.fixture(autouse=True)
+def _zygote_running() -> None:
+    if not cli_fork.active():
+        pytest.skip("no zygote: ASSAY_TEST_FRESH_PROCESSES=1, or it refused to fork (its stderr)")
+
+
 MODULE = [sys.executable, "-m", cli_fork.MODULE]
 
 
