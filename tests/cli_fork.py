@@ -2,7 +2,8 @@
 
 Every ``assay`` process spends 5-8 s on 2 cores importing torch, Lightning and the rest
 before it reads its arguments, and the suite starts hundreds: directly, and through
-``dvc repro``, ``dvc exp run`` and ``reproduce``. :func:`start` (once per test process)
+``dvc repro`` and ``dvc exp run`` (``assay reproduce`` starts its stages with
+``sys.executable -m``: fresh). :func:`start` (once per test process)
 starts a zygote (:mod:`tests.cli_zygote`) that imports those libraries once, and puts two
 shims first on PATH: ``assay``, and ``assay-module`` (what :func:`run` puts in place of
 ``python -m assayml.cli.main``). A shim hands its arguments, folder, environment and its
@@ -10,7 +11,8 @@ own stdin, stdout and stderr to the zygote, which forks a child that runs the re
 line on them; the shim passes signals on and exits with the child's status. Each command
 is still a separate process with its own streams, folder, environment and exit status;
 only the imports are shared. Where that cannot be faithful (a start-up variable such as
-OMP_NUM_THREADS differs, the zygote is not there) the shim starts a fresh interpreter, as
+OMP_NUM_THREADS differs, PYTHONPATH holds another copy of a preloaded package, the zygote
+is not there) the shim starts a fresh interpreter, as
 does every call under ``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what
 ``--help`` imports, a process killed mid-write) start ``python`` directly.
 """

@@ -8,15 +8,18 @@ becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``) or th
 streams. The shim gets the child's pid (to pass signals on) and then its exit status; if
 the shim dies first, the child is killed, as a process dies with its parent's pipe.
 
-It imports libraries and this project's package, never a project's own code, and starts
-no thread, so forking it is safe. Where the interpreter or a preloaded library reads an
-environment variable at start-up and the call's value differs from the zygote's, it
-answers ``fresh`` and the shim starts a fresh interpreter instead.
+It imports libraries and this project's package, never a project's own code, and refuses
+to serve if that started a thread that does not survive fork (it exits; shims then go
+fresh). Where the interpreter or a preloaded library reads an environment variable at
+start-up and the call's value differs from the zygote's, or the call's PYTHONPATH holds
+another copy of a preloaded package, it answers ``fresh`` and the shim starts a fresh
+interpreter instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import selectors
@@ -173,13 +176,20 @@ class Server:
         folders = pythonpath(request["env"])
         if request["mode"] == "module":
             folders.append(request["cwd"])
-        for top in {name.split(".")[0] for name in PRELOAD}:
-            home = os.path.realpath(imported_from(top))
+        for top, home in self.homes.items():
             for folder in folders:
                 here = (os.path.join(folder, top), os.path.join(folder, f"{top}.py"))
                 if any(map(os.path.exists, here)) and os.path.realpath(folder) != home:
                     return True
         return False
+
+    @functools.cached_property
+    def homes(self) -> dict[str, str]:
+        """Each preloaded top-level name: the sys.path folder it was imported from."""
+        return {
+            top: os.path.realpath(imported_from(top))
+            for top in {name.split(".")[0] for name in PRELOAD}
+        }
 
     def start(self, conn: socket.socket, request: dict, streams: list[int]) -> None:
         go, ready = os.pipe()  # the child starts the command only once the shim has its pid
