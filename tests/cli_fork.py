@@ -2,19 +2,20 @@
 
 Every ``assay`` process spends 5-8 s on 2 cores importing torch, Lightning and the rest
 before it reads its arguments, and the suite starts hundreds: directly, and through
-``dvc repro`` and ``dvc exp run`` (``assay reproduce`` starts its stages with
-``sys.executable -m``: fresh). :func:`start` (once per test process)
-starts a zygote (:mod:`tests.cli_zygote`) that imports those libraries once, and puts two
-shims first on PATH: ``assay``, and ``assay-module`` (what :func:`run` puts in place of
-``python -m assayml.cli.main``). A shim hands its arguments, folder, environment and its
+``dvc repro`` and ``dvc exp run``. :func:`start` (once per test process) starts a zygote
+(:mod:`tests.cli_zygote`) that imports those libraries once, and puts three shims first on
+PATH: ``assay``, ``assay-module`` (what :func:`run` and :func:`popen` put in place of
+``python -m assayml.cli.main``) and ``python-c`` (in place of ``python -c CODE``: a test's
+wrapper around assay's ``main``). A shim hands its arguments, folder, environment and its
 own stdin, stdout and stderr to the zygote, which forks a child that runs the real command
 line on them; the shim passes signals on and exits with the child's status. Each command
 is still a separate process with its own streams, folder, environment and exit status;
 only the imports are shared. Where that cannot be faithful (a start-up variable such as
 OMP_NUM_THREADS differs, PYTHONPATH holds another copy of a preloaded package, the zygote
-is not there) the shim starts a fresh interpreter, as
-does every call under ``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what
-``--help`` imports, a process killed mid-write) start ``python`` directly.
+is not there) the shim starts a fresh interpreter, as does every call under
+``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what ``--help`` imports)
+start ``python`` directly, and so does what assay itself starts with ``sys.executable``
+(``assay reproduce``'s stages, DDP ranks).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,9 @@ SHIM = """#!{python} -S
 import json, os, signal, socket, sys
 
 PYTHON, REAL = {python!r}, os.environ.get({real!r}, "")
-MODE = {mode!r} if REAL else "module"  # no console script to stand for: as `python -m`
+MODE = {mode!r}
+if MODE == "script" and not REAL:  # no console script to stand for: as `python -m`
+    MODE = "module"
 FORWARDED = {{signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}}
 signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)  # held until they can be passed on
 
@@ -48,6 +53,8 @@ def fresh():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # exec keeps the mask
     if MODE == "script":
         os.execv(REAL, [REAL, *sys.argv[1:]])
+    if MODE == "code":
+        os.execv(PYTHON, [PYTHON, "-c", *sys.argv[1:]])
     os.execv(PYTHON, [PYTHON, "-m", {module!r}, *sys.argv[1:]])
 
 
@@ -93,13 +100,16 @@ sys.exit(code)
 """
 
 
+SHIMS = {"assay": "script", "assay-module": "module", "python-c": "code"}
+
+
 class Zygote:
     def __init__(self) -> None:
         self.owner = os.getpid()
         self.folder = Path(tempfile.mkdtemp(prefix="assay-zygote-"))
         self.bin = self.folder / "bin"
         self.bin.mkdir()
-        for name, mode in (("assay", "script"), ("assay-module", "module")):
+        for name, mode in SHIMS.items():
             shim = self.bin / name
             shim.write_text(
                 SHIM.format(
@@ -159,8 +169,18 @@ def shim_folders() -> list[str]:
 
 def served() -> list[int]:
     """The pids of the processes this test process's zygote has forked, in order."""
+    return [child for child, _ in _served()]
+
+
+def child_of(shim: int) -> int | None:
+    """The pid of the process the zygote forked for the shim with pid ``shim``, if any."""
+    return next((child for child, caller in _served() if caller == shim), None)
+
+
+def _served() -> list[tuple[int, int]]:
     log = _zygote.folder / "served" if _zygote else None
-    return [int(pid) for pid in log.read_text().split()] if log and log.exists() else []
+    lines = log.read_text().splitlines() if log and log.exists() else []
+    return [tuple(map(int, line.split())) for line in lines]
 
 
 def supported() -> bool:
@@ -173,17 +193,60 @@ def supported() -> bool:
 
 
 def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:
-    """:func:`subprocess.run`, with ``python -m assayml.cli.main`` through the zygote."""
-    if _zygote is not None and is_assay_module(cmd):
-        cmd = [str(_zygote.bin / "assay-module"), *cmd[3:]]
-    return subprocess.run(cmd, **kwargs)
+    """:func:`subprocess.run`, with ``python -m assayml.cli.main`` and ``python -c``
+    through the zygote."""
+    return subprocess.run(forked(cmd) or cmd, **kwargs)
 
 
-def is_assay_module(cmd: list[str] | tuple[str, ...]) -> bool:
-    """``[python, -m, assayml.cli.main, ...]`` with this interpreter as python."""
-    if isinstance(cmd, str | bytes) or len(cmd) < 3 or list(cmd[1:3]) != ["-m", MODULE]:
-        return False
+def popen(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.Popen:
+    """:class:`subprocess.Popen`, as :func:`run` does it; its ``kill()`` (SIGKILL, which no
+    shim can pass on) kills the command itself."""
+    command = forked(cmd)
+    return Forked(command, **kwargs) if command else subprocess.Popen(cmd, **kwargs)
+
+
+class Forked(subprocess.Popen):
+    """A shim's process. SIGKILL goes to the command the zygote forked for it: the shim
+    then ends as the command did (killed), as a fresh process would have."""
+
+    def send_signal(self, sig: int) -> None:
+        if sig == signal.SIGKILL and self.poll() is None and (child := self.command()):
+            os.kill(child, sig)
+            return
+        super().send_signal(sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def command(self) -> int | None:
+        """The forked command's pid; None if the shim went fresh (it became the command)
+        or has ended."""
+        while self.poll() is None:
+            if child := child_of(self.pid):
+                return child
+            try:
+                with open(f"/proc/{self.pid}/cmdline", "rb") as cmdline:
+                    if str(_zygote.bin).encode() not in cmdline.read():
+                        return None  # exec'd a fresh interpreter
+            except FileNotFoundError:
+                continue  # it has just ended
+            time.sleep(0.005)
+        return None
+
+
+def forked(cmd: list[str] | tuple[str, ...]) -> list[str] | None:
+    """``cmd`` through a shim: ``python -m assayml.cli.main ARGS`` as ``assay-module ARGS``,
+    ``python -c CODE ARGS`` as ``python-c CODE ARGS``, with this interpreter as python;
+    None for any other command, or without a zygote."""
+    if _zygote is None or isinstance(cmd, str | bytes) or len(cmd) < 3:
+        return None
     program = str(cmd[0])
     if os.sep not in program:
         program = shutil.which(program) or program
-    return os.path.abspath(program) == os.path.abspath(sys.executable)
+    if os.path.abspath(program) != os.path.abspath(sys.executable):
+        return None
+    if list(cmd[1:3]) == ["-m", MODULE]:
+        return [str(_zygote.bin / "assay-module"), *cmd[3:]]
+    if cmd[1] == "-c":
+        return [str(_zygote.bin / "python-c"), *cmd[2:]]
+    return None

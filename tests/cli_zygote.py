@@ -3,8 +3,9 @@
 Started by :mod:`tests.cli_fork` (one per test process), listening on a Unix socket; the
 ``assay`` shim (:data:`tests.cli_fork.SHIM`) connects, sends its arguments, folder and
 environment with its own stdin, stdout and stderr, and the zygote forks a child that
-becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``) or the
-``assay`` console script (mode ``script``) as Python would start it there, on the shim's
+becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``), the
+``assay`` console script (mode ``script``) or ``python -c CODE ARGS`` (mode ``code``, a
+test's own wrapper around assay's ``main``) as Python would start it there, on the shim's
 streams. The shim gets the child's pid (to pass signals on) and then its exit status; if
 the shim dies first, the child is killed, as a process dies with its parent's pipe.
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 import warnings
 
@@ -116,7 +119,8 @@ class Server:
         self.selector.register(parent, selectors.EVENT_READ, self.parent_gone)
         self.base_path = [p for p in sys.path[1:] if p not in pythonpath(os.environ)]
         self.own_startup = startup(dict(os.environ))
-        self.served = os.path.join(os.path.dirname(path), "served")  # a pid a line
+        # A line per child: its pid, and the pid of the shim it stands for.
+        self.served = os.path.join(os.path.dirname(path), "served")
         self.received: dict[socket.socket, tuple[bytes, list[int]]] = {}
         self.children: dict[socket.socket, tuple[int, int]] = {}  # conn -> (pid, pidfd)
 
@@ -174,7 +178,7 @@ class Server:
         a package the zygote preloaded from elsewhere (another checkout's assayml on
         PYTHONPATH): a fresh interpreter would import that one."""
         folders = pythonpath(request["env"])
-        if request["mode"] == "module":
+        if request["mode"] in ("module", "code"):
             folders.append(request["cwd"])
         for top, home in self.homes.items():
             for folder in folders:
@@ -223,8 +227,9 @@ class Server:
             return
         os.write(ready, b"g")
         os.close(ready)
+        shim, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
         with open(self.served, "a") as log:
-            log.write(f"{pid}\n")
+            log.write(f"{pid} {shim}\n")
         pidfd = os.pidfd_open(pid)
         self.children[conn] = (pid, pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, lambda _: self.reap(conn))
@@ -269,10 +274,9 @@ def become_assay(request: dict, streams: list[int], base_path: list[str]) -> Non
             os.close(fd)
         # New stream objects, configured as Python configures them at start-up.
         sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
-        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = sys.__stderr__ = open(  # noqa: SIM115
-            2, "w", errors="backslashreplace", buffering=1, closefd=False
-        )
+        unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))  # as the zygote's (startup)
+        sys.stdout = sys.__stdout__ = output(1, "strict", unbuffered)
+        sys.stderr = sys.__stderr__ = output(2, "backslashreplace", unbuffered)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -280,8 +284,11 @@ def become_assay(request: dict, streams: list[int], base_path: list[str]) -> Non
         if request["mode"] == "module":  # as `python -m` has it: run as __main__ only
             sys.modules.pop("assayml.cli.main", None)
         # sys.path as Python builds it: the script's folder (for -m, the working
-        # folder), then PYTHONPATH, then the rest.
-        first = os.getcwd() if request["mode"] == "module" else os.path.dirname(request["argv0"])
+        # folder; for -c, "", the working folder as it is when imports happen), then
+        # PYTHONPATH, then the rest.
+        first = {"module": os.getcwd(), "code": ""}.get(
+            request["mode"], os.path.dirname(request["argv0"])
+        )
         sys.path[:] = [first, *pythonpath(request["env"]), *base_path]
         code = run(request)
     finally:
@@ -289,6 +296,20 @@ def become_assay(request: dict, streams: list[int], base_path: list[str]) -> Non
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         os._exit(code)
+
+
+def output(fd: int, errors: str, unbuffered: bool) -> io.TextIOWrapper:
+    """A standard stream as Python's start-up makes it: under PYTHONUNBUFFERED (-u) every
+    write goes straight to the file; otherwise stdout is line-buffered only on a terminal,
+    stderr always (Python 3.9+)."""
+    raw = open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115
+    return io.TextIOWrapper(
+        raw,
+        encoding=sys.__stdout__.encoding,
+        errors=errors,
+        line_buffering=not unbuffered and (fd == 2 or os.isatty(fd)),
+        write_through=unbuffered,
+    )
 
 
 def set_warning_options(value: str) -> None:
@@ -310,12 +331,18 @@ def run(request: dict) -> int:
     import atexit
     import runpy
     import threading
+    import types
 
     code = 0
     try:
         if request["mode"] == "module":
             sys.argv = ["-m", *request["argv"]]
             runpy.run_module("assayml.cli.main", run_name="__main__", alter_sys=True)
+        elif request["mode"] == "code":
+            source, *args = request["argv"]
+            sys.argv = ["-c", *args]
+            main = sys.modules["__main__"] = types.ModuleType("__main__")
+            exec(compile(source, "<string>", "exec"), main.__dict__)
         else:
             sys.argv = [request["argv0"], *request["argv"]]
             from assayml.cli.main import entry
@@ -324,6 +351,8 @@ def run(request: dict) -> int:
     except SystemExit as exc:
         code = exit_code(exc)
     except BaseException as exc:  # reported as the interpreter reports it
+        if request["mode"] == "code" and exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next  # from the code's frame, as -c has it
         sys.excepthook(type(exc), exc, exc.__traceback__)
         code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
     threading._shutdown()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import cli_fork
+
 GIT_IDENTITY = {"user.name": "assay tests", "user.email": "tests@assayml.invalid"}
 
 
@@ -108,7 +110,7 @@ def make_project_repo(path: Path, max_epochs: int = 3) -> Path:
 
 def run_env(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command with :func:`cli_path_env`; raise with its output if it fails."""
-    result = subprocess.run(
+    result = cli_fork.run(
         args, cwd=cwd, capture_output=True, text=True, env=cli_path_env(), timeout=900
     )
     if check and result.returncode != 0:

@@ -245,3 +245,65 @@ def test_a_package_of_its_own_on_pythonpath_gets_a_fresh_interpreter(tmp_path: P
     done = cli_fork.run([*MODULE, "--version"], cwd=tmp_path, env=env, capture_output=True)
     assert done.stdout.startswith(b"assayml "), done.stderr
     assert len(cli_fork.served()) == before + 1
+
+
+# What `python -c` sets up, and how its ends are seen: an exception, an exit with a
+# message, os._exit, and a SIGKILL from within.
+CODE = """
+import os, signal, sys
+print(repr(sys.argv), repr(sys.path[0]), __name__, sys.modules["__main__"].__dict__ is globals())
+how = sys.argv[1]
+if how == "raise":
+    raise ValueError("from -c")
+if how == "exit":
+    sys.exit("said and exited")
+if how == "_exit":
+    sys.stdout.flush()
+    os._exit(137)
+if how == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("how", ["return", "raise", "exit", "_exit", "kill"])
+def test_python_c_forked_answers_as_a_fresh_interpreter(project: Path, how: str) -> None:
+    cmd = [sys.executable, "-c", CODE, how, "more"]
+    compare(project, cmd, cmd)
+
+
+def test_popen_kill_ends_the_command_not_only_its_shim(project: Path) -> None:
+    """SIGKILL cannot be passed on by a shim: cli_fork.popen's kill() sends it to the
+    command itself, which is dead when wait() returns, as a fresh process would be."""
+    (project / "reader.py").write_text(READER)
+    proc = cli_fork.popen(
+        [*MODULE, *READS_STDIN],
+        cwd=project,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        until((project / "reading").exists)
+        child = cli_fork.child_of(proc.pid)
+        assert child is not None and alive(child)
+        proc.kill()
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        assert not alive(child)  # reaped by the zygote before it answered the shim
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert not (project / "terminated").exists()
+
+
+def test_popen_without_a_zygote_kills_the_fresh_process(project: Path) -> None:
+    (project / "reader.py").write_text(READER)
+    env = {**cli_env(), cli_fork.FRESH: "1"}
+    proc = cli_fork.popen([*MODULE, *READS_STDIN], cwd=project, env=env, stdin=subprocess.PIPE)
+    try:
+        until((project / "reading").exists)
+        assert cli_fork.child_of(proc.pid) is None
+        proc.kill()
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        proc.stdin.close()

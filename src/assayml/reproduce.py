@@ -3,10 +3,11 @@
 The recorded commit is checked out in a temporary git worktree (this project's own code,
 ``src/``, then runs from it); the recorded config becomes its ``params.yaml``; DVC-tracked
 data is checked out from this project's DVC cache (or pulled from its remote); the pipeline
-stages run there (prepare, features, train, evaluate); and the weights' SHA-256, the metrics,
-the data hash and the config hash are compared with the record. Differences are named by
-cause: code (the recorded run had uncommitted changes), data, config, environment (package
-versions, Python, torch threads, CPU), or, when none of those differ, nondeterminism.
+stages run there in one process (prepare, features, train, evaluate); and the weights'
+SHA-256, the metrics, the data hash and the config hash are compared with the record.
+Differences are named by cause: code (the recorded run had uncommitted changes), data,
+config, environment (package versions, Python, torch threads, CPU), or, when none of those
+differ, nondeterminism.
 """
 
 from __future__ import annotations
@@ -139,17 +140,8 @@ def _rebuild(project: Path, tree: Path, meta: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ)
     if (tree / "src" / "assayml").is_dir():  # this project is assayml itself: run its code
         env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), env.get("PYTHONPATH", "")])
-    for stage in STAGES:
-        _run(
-            tree,
-            sys.executable,
-            "-m",
-            "assayml.cli.main",
-            stage,
-            "--params",
-            "params.yaml",
-            env=env,
-        )
+    for command in stage_commands(tree):
+        _run(tree, *command, env=env)
     paths = config["paths"]
     model = json.loads((tree / paths["models_dir"] / "model.json").read_text())
     records = tree / paths["records_dir"]
@@ -159,6 +151,18 @@ def _rebuild(project: Path, tree: Path, meta: dict[str, Any]) -> dict[str, Any]:
         "data_md5": json.loads((records / "prepare.json").read_text())["data"]["md5"],
         "config_hash": json.loads((records / "train.json").read_text())["config_hash"],
     }
+
+
+def stage_commands(tree: Path) -> list[tuple[str, ...]]:
+    """The processes that run STAGES in ``tree``: one (assayml.reproduce_stages), or, where
+    the tree is assayml itself at a commit from before that module, one per stage."""
+    own = tree / "src" / "assayml"
+    if own.is_dir() and not (own / "reproduce_stages.py").is_file():
+        return [
+            (sys.executable, "-m", "assayml.cli.main", stage, "--params", "params.yaml")
+            for stage in STAGES
+        ]
+    return [(sys.executable, "-m", "assayml.reproduce_stages", "params.yaml", *STAGES)]
 
 
 def _checkout_data(project: Path, tree: Path) -> None:

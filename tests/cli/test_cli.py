@@ -254,7 +254,7 @@ def test_a_reader_that_went_away_gets_no_traceback(args: list[str], project: Pat
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = subprocess.run(
+        done = cli_fork.run(
             [sys.executable, "-m", "assayml.cli.main", *args],
             stdout=write_end,
             stderr=subprocess.PIPE,

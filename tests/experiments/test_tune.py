@@ -4,7 +4,6 @@ experiment."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import yaml
 
 from assayml.config.schema import SearchParam
 from assayml.experiments import tune
+from tests import cli_fork
 from tests.conftest import REPO, TINY, cli_env
 
 
@@ -115,7 +115,7 @@ SEARCH = (sys.executable, "-m", "assayml.cli.main", "-q", "run", "-m", "hparams_
 @pytest.mark.slow
 def test_a_search_resumed_through_the_cli_repeats_no_finished_trial(project) -> None:
     def run_search(sweep: Path, n_trials: int) -> list[dict]:
-        done = subprocess.run(
+        done = cli_fork.run(
             [*SEARCH, f"hydra.sweeper.n_trials={n_trials}", *TINY, f"hydra.sweep.dir={sweep}"],
             cwd=project,
             capture_output=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from assayml.audit import append, read_entries, verify
 from assayml.audit.log import audit_path
+from tests import cli_fork
 
 
 def log_with(tmp_path: Path, n: int = 5) -> list[str]:
@@ -91,7 +91,7 @@ for i in range(int(sys.argv[2])):
 def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
     workers, each = 6, 25
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(each), str(w)])
+        cli_fork.popen([sys.executable, "-c", WRITER, str(tmp_path), str(each), str(w)])
         for w in range(workers)
     ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
@@ -104,10 +104,10 @@ def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
 def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     lines = log_with(tmp_path)
     cmd = [sys.executable, "-m", "assayml.cli.main", "audit", "verify"]
-    ok = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    ok = cli_fork.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact, 5 entries" in ok.stdout
     rewrite(tmp_path, lines[:1] + lines[2:])
-    broken = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    broken = cli_fork.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert broken.returncode == 1 and "BROKEN" in broken.stdout
 
 

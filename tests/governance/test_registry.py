@@ -112,7 +112,7 @@ def test_eight_concurrent_registrations_make_eight_versions(trained: Path) -> No
         "churn",
     ]
     procs = [
-        subprocess.Popen(
+        cli_fork.popen(
             cmd,
             cwd=trained,
             env=cli_env(),

@@ -327,12 +327,12 @@ def test_killed_monitors_lose_and_repeat_nothing(credit_project, tmp_path, back_
         ids, _ = capture(folder, fresh(150, 60 + round_), deployed, rotate=100)
         total += len(ids)
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        process = subprocess.Popen(command, cwd=credit_project, env=cli_env(), **quiet)
+        process = cli_fork.popen(command, cwd=credit_project, env=cli_env(), **quiet)
         killed.append(_killed_when(process, out, moment))
         if round_ >= 3 and _unsaved_executions(out):
             break
     assert _unsaved_executions(out), killed  # no kill among seven landed before the state
-    final = subprocess.run(command, cwd=credit_project, env=cli_env(), capture_output=True)
+    final = cli_fork.run(command, cwd=credit_project, env=cli_env(), capture_output=True)
     assert final.returncode == 0, final.stderr
     assert sum(killed) >= 3, killed  # the kills landed where they were aimed
     assert b"recovered execution" in final.stdout

@@ -28,7 +28,7 @@ def start_serve(cwd: Path, *args: str, wait_s: float = 90) -> tuple[subprocess.P
     """`assay serve ARGS --port FREE` in ``cwd``; returns the process and its base URL once
     ``GET /health`` answers 200 (the test fails if it exits or stays silent)."""
     port = free_port()
-    process = subprocess.Popen(
+    process = cli_fork.popen(
         [*ASSAY, "serve", *args, "--port", str(port)],
         cwd=cwd,
         env=cli_env(),

@@ -5,8 +5,6 @@ model is not there; the next run recovers and removes the dead run's temporaries
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -81,7 +79,7 @@ def leftovers(root: Path) -> list[str]:
 def test_a_kill_at_each_rename_of_the_commit_leaves_model_and_record_agreeing(trained):
     old = assert_agree(trained)
     for kill_at in range(1, COMMIT_RENAMES + 1):
-        child = subprocess.run(
+        child = cli_fork.run(
             [sys.executable, "-c", CHILD, str(kill_at), *FAST, f"seed={kill_at}"],
             cwd=trained,
             capture_output=True,
@@ -105,7 +103,7 @@ def test_a_kill_at_each_rename_of_the_commit_leaves_model_and_record_agreeing(tr
 
 def test_sigkill_during_train_leaves_the_old_model_and_the_next_run_cleans_up(trained):
     old = assert_agree(trained)
-    proc = subprocess.Popen(
+    proc = cli_fork.popen(
         [sys.executable, "-m", "assayml.cli.main", "train", *FAST, "seed=11"],
         cwd=trained,
         stdout=subprocess.DEVNULL,
@@ -116,7 +114,7 @@ def test_sigkill_during_train_leaves_the_old_model_and_the_next_run_cleans_up(tr
     while not list(trained.glob(".*.tmp.models")) and proc.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)  # while it writes the new models folder
+    proc.kill()  # while it writes the new models folder
     proc.wait(timeout=60)
     # Usually still writing (the old model and record stand); a kill that lands in or
     # after the commit leaves no record or the new one, but never a disagreeing one.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -257,7 +256,7 @@ def test_user_code_in_the_project_root_runs_without_pythonpath(project: Path) ->
     (project / "conf" / "data" / "blobs.yaml").write_text("_target_: mycode.blobs.Blobs\n")
     env = cli_env()
     env.pop("PYTHONPATH", None)
-    result = subprocess.run(
+    result = cli_fork.run(
         [
             sys.executable,
             "-m",

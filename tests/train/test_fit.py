@@ -11,6 +11,7 @@ import torch
 from assayml.models.artifact import load_model, weights_bytes
 from assayml.train.batches import TensorBatches
 from assayml.train.fit import read_checkpoint
+from tests import cli_fork
 from tests.stages.helpers import run_stages
 
 
@@ -156,7 +157,7 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(make_cfg, projec
         "trainer.max_epochs=40",
         "trainer.enable_progress_bar=true",
     ]
-    proc = subprocess.Popen(args, cwd=project, env=cli_env(), stderr=subprocess.PIPE, text=True)
+    proc = cli_fork.popen(args, cwd=project, env=cli_env(), stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:  # wait for a few finished epochs, then kill without warning
         if line.startswith("epoch 4/40"):
             proc.send_signal(signal.SIGKILL)
@@ -165,7 +166,7 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(make_cfg, projec
     assert proc.returncode == -signal.SIGKILL  # killed, not finished
     time.sleep(0.1)
     assert (project / "checkpoints" / "last.ckpt").is_file()
-    resumed = subprocess.run(
+    resumed = cli_fork.run(
         [*args[:-1], "train.resume=true"],
         cwd=project,
         env=cli_env(),

@@ -3,7 +3,6 @@ step a scheduler as Lightning would, and misspelt keys refused by name."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from assayml.config.load import to_yaml
 from assayml.errors import ConfigError
 from assayml.train.datamodule import FeatureDataModule, SplitTensors
 from assayml.train.fit import build_module, fused_steps
+from tests import cli_fork
 from tests.conftest import TINY, cli_env
 
 STEP_LR = "{_target_: torch.optim.lr_scheduler.StepLR, _partial_: true, step_size: 1, gamma: 0.5}"
@@ -218,7 +218,7 @@ def test_bad_optimiser_and_scheduler_keys_are_named(make_cfg, override, named) -
     ],
 )
 def test_the_command_line_exits_2_naming_a_misspelt_scheduler_key(project, override, named) -> None:
-    result = subprocess.run(
+    result = cli_fork.run(
         [
             sys.executable,
             "-m",

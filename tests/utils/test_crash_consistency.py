@@ -7,7 +7,6 @@ cleanup runs (as with SIGKILL), and its temporaries carry a dead process id."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from assayml.utils.io import OutputBatch, md5_file
 from assayml.utils.recovery import recover_records
+from tests import cli_fork
 
 CHILD = """
 import os, sys
@@ -47,7 +47,7 @@ RENAMES = {False: 4, True: 5}  # per commit: with the atomic exchange / with two
 
 def commit(root: Path, tag: str, kill_at: int = 0, fallback: bool = False) -> int:
     args = [sys.executable, "-c", CHILD, str(root), str(kill_at), str(int(fallback)), tag]
-    return subprocess.run(args, capture_output=True, timeout=60).returncode
+    return cli_fork.run(args, capture_output=True, timeout=60).returncode
 
 
 def record(root: Path) -> dict | None:

@@ -13,7 +13,8 @@ from assayml.errors import EXIT_BAD_INPUT
 USAGE = "usage: assay <stage> --params params.yaml   (no overrides: edit conf/, then compose)"
 
 
-def run_from_params(command: str, args: list[str]) -> int:
+def run_from_params(command: str, args: list[str], stages: tuple[str, ...] | None = None) -> int:
+    """Run ``command``'s stages (or ``stages``) on ``args``' ``--params FILE``."""
     from assayml.cli.jobs import run_stages_safely
     from assayml.config.load import load_params, to_typed
     from assayml.errors import AssayError
@@ -26,4 +27,4 @@ def run_from_params(command: str, args: list[str]) -> int:
     except AssayError as err:
         print(f"assay {command}: error: {err}", file=sys.stderr)
         return err.exit_code
-    return run_stages_safely(command, cfg)["code"]
+    return run_stages_safely(command, cfg, stages)["code"]
