@@ -205,6 +205,12 @@ def popen(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.Popen:
     return Forked(command, **kwargs) if command else subprocess.Popen(cmd, **kwargs)
 
 
+def command_pid(process: subprocess.Popen) -> int:
+    """The pid of the process running ``process``'s command: the zygote's child for a shim."""
+    forked = process.command() if isinstance(process, Forked) else None
+    return forked or process.pid
+
+
 class Forked(subprocess.Popen):
     """A shim's process. SIGKILL goes to the command the zygote forked for it: the shim
     then ends as the command did (killed), as a fresh process would have."""

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from assayml.data.credit import generate_credit
+from tests import cli_fork
 from tests.serve.conftest import start_serve
 
 GOOD, BAD, ROWS = 7, 3, 4  # requests answered 200, refused 422; rows per good request
@@ -106,7 +107,7 @@ def test_metrics_count_exactly_the_requests_sent(server, credit_project, tmp_pat
     assert value(after, "assay_capture_files_total", role="live") == len(files)
     assert sum(len(f.read_text().splitlines()) for f in files) == written
 
-    rss = _proc_rss(process.pid)
+    rss = _proc_rss(cli_fork.command_pid(process))
     assert value(after, "process_resident_memory_bytes") == pytest.approx(rss, rel=0.5)
     assert (
         value(after, "process_cpu_seconds_total") >= value(before, "process_cpu_seconds_total") > 0
