@@ -47,3 +47,37 @@ def test_data_that_was_never_committed_is_named(tmp_path: Path) -> None:
     result = run_env(repo, *ASSAY, "reproduce", "loans@1", check=False)
     assert result.returncode == 3, result.stderr
     assert "NOT reproduced" in result.stdout and "data" in result.stdout
+
+
+def test_the_rebuild_runs_its_stages_in_one_process_unless_the_tree_predates_that(
+    tmp_path: Path,
+) -> None:
+    """One process for the four stages; where the worktree is assayml itself at a commit
+    without assayml.reproduce_stages, the stage commands DVC runs, one each."""
+    import sys
+
+    from assayml.reproduce import STAGES, stage_commands
+
+    one = [(sys.executable, "-m", "assayml.reproduce_stages", "params.yaml", *STAGES)]
+    assert stage_commands(tmp_path) == one  # a user's project: the installed assayml
+    own = tmp_path / "src" / "assayml"
+    own.mkdir(parents=True)
+    assert [c[3] for c in stage_commands(tmp_path)] == list(STAGES)
+    assert all(
+        c[2:] == ("assayml.cli.main", c[3], "--params", "params.yaml")
+        for c in stage_commands(tmp_path)
+    )
+    (own / "reproduce_stages.py").write_text("")
+    assert stage_commands(tmp_path) == one
+
+
+def test_the_rebuild_process_names_a_bad_params_file(project: Path, capsys, monkeypatch) -> None:
+    import os
+    import sys
+
+    from assayml.reproduce_stages import main
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # it makes the project importable
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    assert main(["missing.yaml", "prepare"]) == 2
+    assert "assay reproduce: error: missing.yaml: no such params file" in capsys.readouterr().err
