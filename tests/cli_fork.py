@@ -1,21 +1,21 @@
 """``assay`` processes in the tests without paying their imports each time.
 
 Every ``assay`` process spends 5-8 s on 2 cores importing torch, Lightning and the rest
-before it reads its arguments, and the suite starts hundreds: directly, and through
-``dvc repro`` and ``dvc exp run``. :func:`start` (once per test process) starts a zygote
+before it reads its arguments, and the suite starts hundreds: directly, and through ``dvc
+repro`` and ``dvc exp run``. :func:`start` (once per test process) starts a zygote
 (:mod:`tests.cli_zygote`) that imports those libraries once, and puts three shims first on
 PATH: ``assay``, ``assay-module`` (what :func:`run` and :func:`popen` put in place of
-``python -m assayml.cli.main``) and ``python-c`` (in place of ``python -c CODE``: a test's
-wrapper around assay's ``main``). A shim hands its arguments, folder, environment and its
-own stdin, stdout and stderr to the zygote, which forks a child that runs the real command
-line on them; the shim passes signals on and exits with the child's status. Each command
-is still a separate process with its own streams, folder, environment and exit status;
-only the imports are shared. Where that cannot be faithful (a start-up variable such as
-OMP_NUM_THREADS differs, PYTHONPATH holds another copy of a preloaded package, the zygote
-is not there) the shim starts a fresh interpreter, as does every call under
-``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what ``--help`` imports)
-start ``python`` directly, and so does what assay itself starts with ``sys.executable``
-(``assay reproduce``'s stages, DDP ranks).
+``python -m assayml.cli.main``) and ``python-c`` (in place of any ``python -c CODE``, such
+as a test's wrapper around assay's ``main``). A shim hands its arguments, folder,
+environment and its own stdin, stdout and stderr to the zygote, which forks a child that
+runs the real command line on them; the shim passes signals on and exits with the child's
+status. Each command is still a separate process with its own streams, folder, environment
+and exit status; only the imports are shared. Where that cannot be faithful (a start-up
+variable such as OMP_NUM_THREADS differs, PYTHONPATH holds another copy of a preloaded
+package, the zygote is not there) the shim starts a fresh interpreter, as does every call
+under ``ASSAY_TEST_FRESH_PROCESSES=1``. Tests about start-up itself (what ``--help``
+imports) start ``python`` directly, and so does what assay itself starts with
+``sys.executable`` (``assay reproduce``'s stages, DDP ranks).
 """
 
 from __future__ import annotations
@@ -172,15 +172,18 @@ def served() -> list[int]:
     return [child for child, _ in _served()]
 
 
-def child_of(shim: int) -> int | None:
-    """The pid of the process the zygote forked for the shim with pid ``shim``, if any."""
-    return next((child for child, caller in _served() if caller == shim), None)
+def child_of(shim: int, since: int = 0) -> int | None:
+    """The pid of the process the zygote forked for the shim with pid ``shim`` (among the
+    children served after the first ``since``: pids are reused), if any."""
+    return next((child for child, caller in _served()[since:] if caller == shim), None)
 
 
 def _served() -> list[tuple[int, int]]:
     log = _zygote.folder / "served" if _zygote else None
-    lines = log.read_text().splitlines() if log and log.exists() else []
-    return [tuple(map(int, line.split())) for line in lines]
+    text = log.read_text() if log and log.exists() else ""
+    lines = text.splitlines(keepends=True)
+    # A line the zygote is still writing is left for the next read.
+    return [tuple(map(int, line.split())) for line in lines if line.endswith("\n")]
 
 
 def supported() -> bool:
@@ -193,42 +196,49 @@ def supported() -> bool:
 
 
 def run(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.CompletedProcess:
-    """:func:`subprocess.run`, with ``python -m assayml.cli.main`` and ``python -c``
-    through the zygote."""
-    return subprocess.run(forked(cmd) or cmd, **kwargs)
+    """:func:`subprocess.run`, with ``python -m assayml.cli.main`` and any ``python -c``
+    through the zygote (a timeout kills the shim; the zygote then kills the command)."""
+    return subprocess.run(through_shim(cmd, kwargs.get("env")) or cmd, **kwargs)
 
 
 def popen(cmd: list[str] | tuple[str, ...], **kwargs: Any) -> subprocess.Popen:
     """:class:`subprocess.Popen`, as :func:`run` does it; its ``kill()`` (SIGKILL, which no
     shim can pass on) kills the command itself."""
-    command = forked(cmd)
-    return Forked(command, **kwargs) if command else subprocess.Popen(cmd, **kwargs)
+    shimmed = through_shim(cmd, kwargs.get("env"))
+    return Forked(shimmed, **kwargs) if shimmed else subprocess.Popen(cmd, **kwargs)
 
 
 def command_pid(process: subprocess.Popen) -> int:
     """The pid of the process running ``process``'s command: the zygote's child for a shim."""
-    forked = process.command() if isinstance(process, Forked) else None
-    return forked or process.pid
+    child = process.command_pid() if isinstance(process, Forked) else None
+    return child or process.pid
 
 
 class Forked(subprocess.Popen):
     """A shim's process. SIGKILL goes to the command the zygote forked for it: the shim
     then ends as the command did (killed), as a fresh process would have."""
 
+    WAIT_S = 60.0  # for the zygote to fork the command (it may still be importing)
+
+    def __init__(self, args: list[str], **kwargs: Any) -> None:
+        self.served_before = len(_served())  # the log's older lines may hold a reused pid
+        super().__init__(args, **kwargs)
+
     def send_signal(self, sig: int) -> None:
-        if sig == signal.SIGKILL and self.poll() is None and (child := self.command()):
-            os.kill(child, sig)
+        if sig == signal.SIGKILL and self.poll() is None and (child := self.command_pid()):
+            kill_child(child)
             return
         super().send_signal(sig)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
-    def command(self) -> int | None:
-        """The forked command's pid; None if the shim went fresh (it became the command)
-        or has ended."""
-        while self.poll() is None:
-            if child := child_of(self.pid):
+    def command_pid(self) -> int | None:
+        """The forked command's pid; None if the shim went fresh (it became the command),
+        has ended, or the zygote did not fork it in time (killing the shim then ends it)."""
+        deadline = time.monotonic() + self.WAIT_S
+        while self.poll() is None and time.monotonic() < deadline:
+            if child := child_of(self.pid, self.served_before):
                 return child
             try:
                 with open(f"/proc/{self.pid}/cmdline", "rb") as cmdline:
@@ -240,15 +250,34 @@ class Forked(subprocess.Popen):
         return None
 
 
-def forked(cmd: list[str] | tuple[str, ...]) -> list[str] | None:
+def kill_child(pid: int) -> None:
+    """SIGKILL the zygote's child ``pid``, through a pidfd, and only if the process is
+    still the zygote's child (not an ended one's reused pid)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # it has ended and been reaped
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        if parent == _zygote.process.pid:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # it ended in between
+    finally:
+        os.close(pidfd)
+
+
+def through_shim(cmd: list[str] | tuple[str, ...], env: dict | None = None) -> list[str] | None:
     """``cmd`` through a shim: ``python -m assayml.cli.main ARGS`` as ``assay-module ARGS``,
-    ``python -c CODE ARGS`` as ``python-c CODE ARGS``, with this interpreter as python;
-    None for any other command, or without a zygote."""
+    ``python -c CODE ARGS`` as ``python-c CODE ARGS``, with this interpreter as python
+    (found on the call's PATH); None for any other command, or without a zygote."""
     if _zygote is None or isinstance(cmd, str | bytes) or len(cmd) < 3:
         return None
     program = str(cmd[0])
     if os.sep not in program:
-        program = shutil.which(program) or program
+        path = (env or os.environ).get("PATH")
+        program = shutil.which(program, path=path) or program
     if os.path.abspath(program) != os.path.abspath(sys.executable):
         return None
     if list(cmd[1:3]) == ["-m", MODULE]:

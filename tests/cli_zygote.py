@@ -3,11 +3,12 @@
 Started by :mod:`tests.cli_fork` (one per test process), listening on a Unix socket; the
 ``assay`` shim (:data:`tests.cli_fork.SHIM`) connects, sends its arguments, folder and
 environment with its own stdin, stdout and stderr, and the zygote forks a child that
-becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``), the
-``assay`` console script (mode ``script``) or ``python -c CODE ARGS`` (mode ``code``, a
-test's own wrapper around assay's ``main``) as Python would start it there, on the shim's
-streams. The shim gets the child's pid (to pass signals on) and then its exit status; if
-the shim dies first, the child is killed, as a process dies with its parent's pipe.
+becomes the command: ``python -m assayml.cli.main ARGS`` (mode ``module``), the ``assay``
+console script (mode ``script``) or ``python -c CODE ARGS`` (mode ``code``: a test's own
+code, such as a wrapper around assay's ``main``) as Python would start it there, on the
+shim's streams. The shim gets the child's pid (to pass signals on) and then its exit
+status; if the shim dies first, the child is killed, as a process dies with its parent's
+pipe.
 
 It imports libraries and this project's package, never a project's own code, and refuses
 to serve if that started a thread that does not survive fork (it exits; shims then go
@@ -166,6 +167,8 @@ class Server:
             len(streams) != 3
             or startup(request["env"]) != self.own_startup
             or self.shadowed(request)
+            # -c shows the code's own lines in tracebacks from 3.13 on: not copied here
+            or (request["mode"] == "code" and sys.version_info >= (3, 13))
         ):
             with contextlib.suppress(OSError):
                 send(conn, fresh=1)
@@ -273,10 +276,12 @@ def become_assay(request: dict, streams: list[int], base_path: list[str]) -> Non
             os.dup2(fd, target)
             os.close(fd)
         # New stream objects, configured as Python configures them at start-up.
-        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
+        # Their error handlers as the zygote's start-up chose them (surrogateescape under
+        # a C locale or PYTHONUTF8=1, both start-up settings that equal the zygote's).
+        sys.stdin = sys.__stdin__ = open(0, errors=sys.__stdin__.errors, closefd=False)  # noqa: SIM115
         unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))  # as the zygote's (startup)
-        sys.stdout = sys.__stdout__ = output(1, "strict", unbuffered)
-        sys.stderr = sys.__stderr__ = output(2, "backslashreplace", unbuffered)
+        sys.stdout = sys.__stdout__ = output(1, sys.__stdout__.errors, unbuffered)
+        sys.stderr = sys.__stderr__ = output(2, sys.__stderr__.errors, unbuffered)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

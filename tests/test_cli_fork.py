@@ -285,25 +285,32 @@ def test_popen_kill_ends_the_command_not_only_its_shim(project: Path) -> None:
     )
     try:
         until((project / "reading").exists)
-        child = cli_fork.child_of(proc.pid)
-        assert child is not None and alive(child)
+        child = cli_fork.command_pid(proc)
+        assert child != proc.pid and alive(child)  # the forked command, not the shim
         proc.kill()
         assert proc.wait(timeout=60) == -signal.SIGKILL
         assert not alive(child)  # reaped by the zygote before it answered the shim
     finally:
+        proc.kill()
         proc.stdin.close()
         proc.wait(timeout=60)
     assert not (project / "terminated").exists()
 
 
-def test_popen_without_a_zygote_kills_the_fresh_process(project: Path) -> None:
+def test_popen_kill_ends_a_command_its_shim_ran_fresh(project: Path) -> None:
+    """Under ASSAY_TEST_FRESH_PROCESSES=1 the shim execs a fresh interpreter (same pid):
+    the zygote serves nothing, and kill() reaches that interpreter."""
     (project / "reader.py").write_text(READER)
     env = {**cli_env(), cli_fork.FRESH: "1"}
+    before = len(cli_fork.served())
     proc = cli_fork.popen([*MODULE, *READS_STDIN], cwd=project, env=env, stdin=subprocess.PIPE)
     try:
         until((project / "reading").exists)
-        assert cli_fork.child_of(proc.pid) is None
+        assert isinstance(proc, cli_fork.Forked) and proc.command_pid() is None
         proc.kill()
         assert proc.wait(timeout=60) == -signal.SIGKILL
+        assert len(cli_fork.served()) == before
     finally:
+        proc.kill()
         proc.stdin.close()
+        proc.wait(timeout=60)

@@ -210,5 +210,5 @@ def _numbers(metrics: dict | None) -> dict[str, float]:
 def _run(cwd: Path, *args: str, env: dict | None = None) -> str:
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        raise BadInputError(f"`{' '.join(args[:5])}` failed in {cwd}:\n{result.stderr[-2000:]}")
+        raise BadInputError(f"`{' '.join(args)}` failed in {cwd}:\n{result.stderr[-2000:]}")
     return result.stdout

@@ -80,4 +80,8 @@ def test_the_rebuild_process_names_a_bad_params_file(project: Path, capsys, monk
     monkeypatch.setattr(sys, "path", list(sys.path))  # it makes the project importable
     monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
     assert main(["missing.yaml", "prepare"]) == 2
-    assert "assay reproduce: error: missing.yaml: no such params file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "assay reproduce: prepare: error: missing.yaml: no such params file" in err
+    for argv in (["params.yaml"], ["params.yaml", "prepare", "trian"]):
+        assert main(argv) == 2
+        assert "usage: python -m assayml.reproduce_stages PARAMS STAGE" in capsys.readouterr().err
