@@ -162,6 +162,20 @@ class Reader(Callback):
 READS_STDIN = ["prepare", "data=wine", "+hydra.callbacks.reader._target_=reader.Reader"]
 
 
+def start_reader(project: Path, start, cmd: list[str], env=None) -> subprocess.Popen:
+    """``cmd`` (with READER as a run callback) started by ``start`` (a Popen) in
+    ``project``, its stdin a pipe left open, so that it blocks reading it."""
+    (project / "reader.py").write_text(READER)
+    return start(
+        [*cmd, *READS_STDIN],
+        cwd=project,
+        env=cli_env() if env is None else env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def test_stdin_reaches_the_command(project: Path) -> None:
     (project / "reader.py").write_text(READER)
     before = len(cli_fork.served())
@@ -180,16 +194,8 @@ def test_a_signal_to_the_shim_ends_its_command(project: Path, number: int, statu
     """A command blocked reading a stdin that stays open: SIGTERM is passed on (the
     command's handler runs and exits 3, the shim with it); SIGKILL ends the shim alone, and
     then the zygote ends the command."""
-    (project / "reader.py").write_text(READER)
     before = set(cli_fork.served())
-    shim = subprocess.Popen(
-        ["assay", *READS_STDIN],
-        cwd=project,
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    shim = start_reader(project, subprocess.Popen, ["assay"])
     try:
         (child,) = until(lambda: set(cli_fork.served()) - before)
         until((project / "reading").exists)
@@ -274,15 +280,7 @@ def test_python_c_forked_answers_as_a_fresh_interpreter(project: Path, how: str)
 def test_popen_kill_ends_the_command_not_only_its_shim(project: Path) -> None:
     """SIGKILL cannot be passed on by a shim: cli_fork.popen's kill() sends it to the
     command itself, which is dead when wait() returns, as a fresh process would be."""
-    (project / "reader.py").write_text(READER)
-    proc = cli_fork.popen(
-        [*MODULE, *READS_STDIN],
-        cwd=project,
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_reader(project, cli_fork.popen, MODULE)
     try:
         until((project / "reading").exists)
         child = cli_fork.command_pid(proc)
@@ -300,10 +298,8 @@ def test_popen_kill_ends_the_command_not_only_its_shim(project: Path) -> None:
 def test_popen_kill_ends_a_command_its_shim_ran_fresh(project: Path) -> None:
     """Under ASSAY_TEST_FRESH_PROCESSES=1 the shim execs a fresh interpreter (same pid):
     the zygote serves nothing, and kill() reaches that interpreter."""
-    (project / "reader.py").write_text(READER)
-    env = {**cli_env(), cli_fork.FRESH: "1"}
     before = len(cli_fork.served())
-    proc = cli_fork.popen([*MODULE, *READS_STDIN], cwd=project, env=env, stdin=subprocess.PIPE)
+    proc = start_reader(project, cli_fork.popen, MODULE, env={**cli_env(), cli_fork.FRESH: "1"})
     try:
         until((project / "reading").exists)
         assert isinstance(proc, cli_fork.Forked) and proc.command_pid() is None
