@@ -146,6 +146,24 @@ def test_canonical_json_is_what_omegaconf_structured_gives(overrides) -> None:
     assert canonical_json(cfg) == json.dumps(container, separators=(",", ":"), default=str)
 
 
+def test_validations_share_nothing_through_the_kept_schema_templates() -> None:
+    """to_typed fills copies of schemas it built once: a value one config set, or a
+    failed validation that stopped halfway, must not show in the next config."""
+    wine = compose(["data=wine", "model=logreg", "seed=3", "train.batch_size=16"], CONF)
+    default = compose([], CONF)
+    first = to_typed(default)
+    to_typed(wine)
+    broken = OmegaConf.to_container(default)
+    broken["train"]["batch_size"] = "many"
+    with pytest.raises(ConfigError, match="batch_size"):
+        to_typed(OmegaConf.create(broken))
+    again = to_typed(default)
+    assert again == first and again.seed == 42 and again.data.name == "breast_cancer"
+    assert again.train.batch_size == first.train.batch_size != 16
+    typed_wine = to_typed(wine)
+    assert (typed_wine.seed, typed_wine.train.batch_size, typed_wine.data.name) == (3, 16, "wine")
+
+
 def test_config_hash_sees_the_order_of_columns() -> None:
     """Column order is feature order: the same columns in another order train another
     model, so the hash must differ (a sorted-keys hash would call them equal)."""

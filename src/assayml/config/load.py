@@ -7,10 +7,12 @@ composed it into ``params.yaml`` and the stage read that file.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +87,10 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
     try:
         # data and model are typed by their own schemas just below; merging them into the
         # root first (typed Any there) only deep-copied them once more (~0.2 s a run).
+        # unsafe_merge: the target is a fresh copy of the template, ours to fill, so the
+        # copy merge() makes of it first is waste (13% of to_typed).
         rest = {key: value for key, value in container.items() if key not in ("data", "model")}
-        merged = OmegaConf.merge(OmegaConf.structured(AssayConfig), rest)
+        merged = OmegaConf.unsafe_merge(_template(AssayConfig), rest)
         merged.data = _typed_node("data", data_schema(data), data)
         merged.model = _typed_node("model", model_schema(model), model)
         OmegaConf.resolve(merged)
@@ -114,7 +118,7 @@ def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
     """``node`` merged into ``schema``; an error names the key from the config's root (and
     the schema file, for a column it declares)."""
     try:
-        return OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.unsafe_merge(_template(schema), node)
     except OmegaConfBaseException as err:
         where = getattr(err, "full_key", None)
         message = str(err).split("\n")[0]
@@ -124,6 +128,25 @@ def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
         if key == "data" and node.get("schema") and where.startswith("columns."):
             message += f" (declared in conf/schemas/{node['schema']}.yaml or data.columns)"
         raise ConfigError(f"config key '{name}': {message}") from err
+
+
+# Our own schemas as empty configs, built once: a deep copy of one is ~6x quicker than
+# OmegaConf.structured (40 ms for AssayConfig, a fifth of to_typed). Users' schemas are
+# made per config from their classes' signatures, so they are not kept.
+_TEMPLATES: dict[type, DictConfig] = {}
+
+
+def _template(schema: type) -> DictConfig:
+    """A fresh ``OmegaConf.structured(schema)``, for the merge to fill."""
+    module = sys.modules.get(schema.__module__)
+    if (
+        schema.__module__.startswith("assayml.")
+        and getattr(module, schema.__name__, None) is schema
+    ):
+        if schema not in _TEMPLATES:
+            _TEMPLATES[schema] = OmegaConf.structured(schema)
+        return copy.deepcopy(_TEMPLATES[schema])
+    return OmegaConf.structured(schema)
 
 
 def model_schema(model: dict[str, Any]) -> type:
