@@ -32,11 +32,37 @@ def init_repo(path: Path) -> Path:
     git(path, "init", "-q", "-b", "main")
     for key, value in GIT_IDENTITY.items():
         git(path, "config", key, value)
-    dvc(path, "init", "-q")
-    dvc(path, "config", "core.analytics", "false")
+    dvc_init(path)
     git(path, "add", "-A")
     git(path, "commit", "-qm", "init")
     return path
+
+
+# What `dvc init` then `dvc config core.analytics false` write in a git repository,
+# from the first real run in this process; later repositories get a copy. Each of those
+# commands is a fresh interpreter spending ~0.8 s on DVC's imports, and the suite makes
+# dozens of repositories. Those three files are all the two commands leave besides
+# .dvc/tmp, DVC's scratch space, which it makes again when it needs it.
+DVC_INIT_FILES = (".dvc/config", ".dvc/.gitignore", ".dvcignore")
+_dvc_init_template: dict[str, bytes] = {}
+
+
+def dvc_init(path: Path) -> None:
+    """``dvc init -q`` and DVC analytics off, in the git repository ``path``."""
+    if not _dvc_init_template:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            git(Path(scratch), "init", "-q")
+            dvc(Path(scratch), "init", "-q")
+            dvc(Path(scratch), "config", "core.analytics", "false")
+            made = {str(p.relative_to(scratch)) for p in Path(scratch).rglob("*") if p.is_file()}
+            made = {name for name in made if not name.startswith((".git/", ".dvc/tmp/"))}
+            assert made == set(DVC_INIT_FILES), f"dvc init now writes {sorted(made)}"
+            _dvc_init_template.update({n: (Path(scratch) / n).read_bytes() for n in made})
+    for name, content in _dvc_init_template.items():
+        (path / name).parent.mkdir(exist_ok=True)
+        (path / name).write_bytes(content)
 
 
 def commit_data_version(repo: Path, rel_path: str, content: str, tag: str) -> str:
@@ -100,7 +126,7 @@ def make_project_repo(path: Path, max_epochs: int = 3) -> Path:
     run_env(path, "git", "init", "-q", "-b", "main")
     for key, value in GIT_IDENTITY.items():
         git(path, "config", key, value)
-    dvc_run(path, "init", "-q")
+    dvc_init(path)
     shutil.copy2(REPO / ".dvc" / "config", path / ".dvc" / "config")  # hydra enabled
     run_env(path, sys.executable, "-m", "assayml.cli.main", "compose")
     git(path, "add", "-A")

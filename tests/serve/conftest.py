@@ -40,7 +40,9 @@ def start_serve(cwd: Path, *args: str, wait_s: float = 90) -> tuple[subprocess.P
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            # verify=False: plain HTTP to 127.0.0.1, and httpx would otherwise load the CA
+            # bundle for every client it makes (30-40 ms each; a server start polls often)
+            if httpx.get(f"{url}/health", timeout=1, verify=False).status_code == 200:
                 return process, url
         except httpx.TransportError:
             if process.poll() is not None:
