@@ -4,6 +4,7 @@ enumeration on small samples and by simulation, and its false-alarm rate at alph
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from math import comb
 
 import numpy as np
@@ -25,6 +26,23 @@ def test_matches_every_ordering_of_old_and_new_values(n: int, m: int) -> None:
     pmf = counts / comb(total, n)
     for k in range(m + 1):
         assert exceedance_sf(k, n, m) == pytest.approx(pmf[k:].sum(), abs=1e-12)
+
+
+@pytest.mark.parametrize(("n", "m"), [(1050, 600), (400, 2000), (7, 300), (2, 40)])
+def test_the_closed_form_equals_the_summed_distribution(n: int, m: int) -> None:
+    """The tail is computed in closed form; sum P(K = k) over k >= count term by term, in
+    exact integer arithmetic, and compare (sizes where a few tail terms matter: new values
+    far more than old, and the other way round)."""
+    total = comb(n + m, n)
+    tail = Fraction(0)
+    tails = {}
+    for k in range(m, -1, -1):
+        tail += Fraction((k + 1) * comb(n + m - k - 2, n - 2), total)
+        tails[k] = tail
+    assert tails[0] == 1
+    for k in sorted({1, 2, 3, 5, 8, 13, m // 3, m // 2, m - 1, m}):
+        assert exceedance_sf(k, n, m) == pytest.approx(float(tails[k]), rel=1e-9, abs=1e-300)
+    assert exceedance_sf(m + 1, n, m) == 0.0
 
 
 def test_matches_simulation_and_the_single_new_value_chance() -> None:

@@ -160,19 +160,27 @@ def exceedance_sf(count: int, n: int, m: int) -> float:
     outside form a run of j at the bottom and k - j at the top of the pooled order, so
     P(K = k) = (k + 1) C(N - k - 2, n - 2) / C(N, n) with N = n + m. A binomial test with
     chance 2 / (n + 1) treats the training range as known, not drawn; it understated p
-    about 25-fold for 7 of 600 beyond 1,050 training values, raising false alarms."""
-    from scipy.special import gammaln
+    about 25-fold for 7 of 600 beyond 1,050 training values, raising false alarms.
+
+    The tail in closed form, by the hockey-stick identity summed twice:
+    sum over k >= c of (k + 1) C(N - k - 2, n - 2) = (c + 1) C(N - c - 1, n - 1)
+    + C(N - c - 1, n). Summing the m - c + 1 terms instead took 50 ms a feature at a
+    million rows, half of monitoring them."""
+    from scipy.special import gammaln, logsumexp
 
     if count <= 0 or n < 2:
         return 1.0
+    if count > m:
+        return 0.0
 
-    def log_comb(a, b):
+    def log_comb(a: int, b: int) -> float:
         return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
-    total = n + m
-    k = np.arange(count, m + 1)
-    terms = np.log(k + 1) + log_comb(total - k - 2, n - 2) - log_comb(total, n)
-    return float(min(1.0, np.exp(terms).sum()))
+    rest = n + m - count - 1
+    terms = [np.log(count + 1) + log_comb(rest, n - 1)]
+    if rest >= n:  # C(rest, n) is 0 when every new value lies outside
+        terms.append(log_comb(rest, n))
+    return float(min(1.0, np.exp(logsumexp(terms) - log_comb(n + m, n))))
 
 
 def feature_drift(
