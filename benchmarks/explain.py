@@ -212,7 +212,7 @@ def stage_child(figures: str) -> None:
     from assayml.config.load import compose, to_typed
     from assayml.explain import global_explain, plots
     from assayml.explain.threads import single_threaded
-    from assayml.stages import explain
+    from assayml.stages import explain, explain_bias
 
     cfg = to_typed(compose([]))
     cfg.explain.figures = figures
@@ -226,7 +226,7 @@ def stage_child(figures: str) -> None:
         (global_explain, "permutation", "permutation"),
         (global_explain, "dependence", "PDP/ICE"),
         (global_explain, "surrogate", "surrogate"),
-        (explain, "bias_section", "bias"),
+        (explain_bias, "bias_section", "bias"),  # imported by run_explain when it runs
         *((plots, name, "figures") for name in FIGURES),
     ):
         timed(module, name, parts, label)
