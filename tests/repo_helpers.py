@@ -49,6 +49,7 @@ _dvc_init_template: dict[str, bytes] = {}
 
 def dvc_init(path: Path) -> None:
     """``dvc init -q`` and DVC analytics off, in the git repository ``path``."""
+    assert not (path / ".dvc").exists(), f"{path} is a DVC repository already"
     if not _dvc_init_template:
         import tempfile
 
