@@ -69,7 +69,6 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
         ConfigError: naming the offending key, for unknown keys, wrong types, values out of
             range and interpolations that do not resolve.
     """
-    register_configs()
     container = OmegaConf.to_container(cfg, resolve=False)
     container.pop("hydra", None)
     model = container.get("model")
