@@ -82,8 +82,10 @@ def tracked_md5(root: Path, rel: str, commit: str | None = None) -> str | None:
 def _dvc_out_md5(text: str, rel: str) -> str | None:
     import yaml
 
+    from assayml.utils.yaml_read import safe_load
+
     try:
-        outs = yaml.safe_load(text).get("outs", [])
+        outs = safe_load(text).get("outs", [])
         return next((o.get("md5") for o in outs if o.get("path") == Path(rel).name), None)
     except (yaml.YAMLError, AttributeError):
         return None

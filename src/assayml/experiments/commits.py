@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assayml.errors import BadInputError
+from assayml.utils.yaml_read import safe_load
 
 # Stages whose deps and outs are the data (their code deps are left out): the raw data
 # version, the prepared splits and the fitted features. Models are the weights' part.
@@ -98,7 +97,7 @@ def read_revision(repo, revision: Revision) -> Revision:
     revision.params = _flat(_quiet(lambda: dvc.api.params_show(repo=root, rev=rev)) or {})
     metrics = _flat(_quiet(lambda: dvc.api.metrics_show(repo=root, rev=rev)) or {})
     revision.metrics = {k: v for k, v in metrics.items() if _scalar(v)}
-    lock = yaml.safe_load(_git_show(root, rev, "dvc.lock") or "") or {}
+    lock = safe_load(_git_show(root, rev, "dvc.lock") or "") or {}
     for name, stage in (lock.get("stages") or {}).items():
         for out in stage.get("outs") or []:
             revision.outputs.add(out["path"])
@@ -110,7 +109,7 @@ def read_revision(repo, revision: Revision) -> Revision:
                     revision.data[entry["path"]] = entry.get("md5")
     for dvc_file in _git(root, "ls-tree", "-r", "--name-only", rev).splitlines():
         if dvc_file.endswith(".dvc") and not dvc_file.startswith(".dvc/"):
-            doc = yaml.safe_load(_git_show(root, rev, dvc_file) or "") or {}
+            doc = safe_load(_git_show(root, rev, dvc_file) or "") or {}
             folder = Path(dvc_file).parent
             for out in doc.get("outs") or []:
                 revision.data[(folder / out["path"]).as_posix()] = out.get("md5")

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from assayml.data.fingerprints import FINGERPRINT_FILE
 from assayml.forget.select import Selection
+from assayml.utils.yaml_read import safe_load
 
 EVIDENCE_FILE = f"evidence/data/prepared/{FINGERPRINT_FILE}"
 OID = re.compile(r"[0-9a-f]{32}(\.dir)?")
@@ -142,7 +142,7 @@ def commit_holders(root: Path, prepared: str, selection: Selection) -> list[Hold
     cache, seen = DvcCache(root), {}
     for commit, refs in commits:
         text = git(root, "show", f"{commit}:./dvc.lock")
-        lock = yaml.safe_load(text) if text else None
+        lock = safe_load(text) if text else None
         if not isinstance(lock, dict):
             continue
         outs = stage_hashes(lock, "prepare")[1]
@@ -208,7 +208,7 @@ def raw_versions(root: Path, data_path: str) -> dict[str, str]:
     for line in listed.splitlines():
         commit, _, refs = line.partition("\t")
         text = git(root, "show", f"{commit}:./{dvc_file}")
-        doc = yaml.safe_load(text) if text else None
+        doc = safe_load(text) if text else None
         for out in (doc or {}).get("outs") or [] if isinstance(doc, dict) else []:
             md5 = out.get("md5") if isinstance(out, dict) else None
             if not md5:

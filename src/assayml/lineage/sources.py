@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import yaml
-
 from assayml.lineage.graph import Lineage, build_lineage, read_json
 from assayml.records import with_run_facts
 from assayml.registry.collect import RECORD_STAGES
+from assayml.utils.yaml_read import safe_load
 
 
 def from_models_dir(models: str | Path) -> Lineage:
@@ -35,7 +34,7 @@ def from_models_dir(models: str | Path) -> Lineage:
         model,
         {k: v for k, v in records.items() if v},
         read_json(models / "config.json"),
-        yaml.safe_load(lock.read_text()) if lock.is_file() else None,
+        safe_load(lock.read_text()) if lock.is_file() else None,
         (read_json(models / "model_card.json") or {}).get("data_card"),
     )
 

@@ -12,13 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assayml.errors import ArtifactError
 from assayml.models.artifact import MANIFEST_FILE, load_spec
 from assayml.models.manifest import verify_manifest
 from assayml.models.trust import BuilderTrust, project_trust
 from assayml.records import with_run_facts
+from assayml.utils.yaml_read import safe_load
 
 RECORD_STAGES = ("prepare", "features", "train", "evaluate", "explain")
 # What `assay report` shows of a version, stored with it (paths relative to the run folder).
@@ -128,4 +127,4 @@ def _json(path: Path) -> Any:
 
 
 def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
+    return safe_load(path.read_text()) if path.is_file() else None
