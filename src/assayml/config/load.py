@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from assayml.config import hydra_speedups
 from assayml.config.column_schemas import with_schema_file
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS
 from assayml.config.overrides import open_mapping_overrides
@@ -34,6 +35,7 @@ def compose(overrides: list[str] | None = None, config_dir: str | Path = "conf")
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
+    from yaml import YAMLError
 
     register_configs()
     config_dir = Path(config_dir).resolve()
@@ -44,7 +46,8 @@ def compose(overrides: list[str] | None = None, config_dir: str | Path = "conf")
             return hydra_compose(
                 config_name=CONFIG_NAME, overrides=open_mapping_overrides(list(overrides or []))
             )
-    except (HydraException, OmegaConfBaseException) as err:
+    except (HydraException, OmegaConfBaseException, YAMLError) as err:
+        # a YAML error names the file and line itself
         raise ConfigError(f"cannot compose {config_dir}: {_chain(err)}") from err
 
 
@@ -53,6 +56,7 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such params file")
+    hydra_speedups.install()  # YAML parsed in C: params.yaml took 88 ms in pure Python
     try:
         cfg = OmegaConf.load(path)
     except Exception as err:  # yaml errors come in several classes

@@ -7,6 +7,7 @@ compose ``conf/`` against the same schemas.
 
 from hydra.core.config_store import ConfigStore
 
+from assayml.config import hydra_speedups
 from assayml.config.column_schemas import DataConfigNode
 from assayml.config.models import CNNConfig, LogRegConfig, MLPConfig
 from assayml.config.schema import AssayConfig
@@ -17,7 +18,9 @@ ROOT_SCHEMA = "assay_schema"
 def register_configs() -> None:
     """Store the root schema and the per-model schemas (idempotent). Storing converts each
     dataclass to an OmegaConf node (~0.17 s for all), and one command called this up to
-    three times: once is enough while the store still holds them."""
+    three times: once is enough while the store still holds them. Composing from here on
+    takes the quicker paths of :mod:`assayml.config.hydra_speedups`."""
+    hydra_speedups.install()
     store = ConfigStore.instance()
     if "cnn_schema.yaml" in store.repo.get("model", {}):  # the last one stored below
         return
