@@ -100,6 +100,38 @@ def test_a_misspelt_key_in_a_yaml_file_fails_at_compose_time(tmp_path: Path) -> 
         compose([], tmp_path / "conf")
 
 
+def typed_leaves(value: object) -> object:
+    """Every leaf with its type, so that 1 == 1.0 == True cannot pass."""
+    if isinstance(value, dict):
+        return {key: typed_leaves(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [typed_leaves(item) for item in value]
+    return (value, type(value))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["data=wine", "model=logreg", "seed=3", "trainer.max_epochs=4"],
+        ["data=file", "data.path=any.csv", "model=residual_mlp"],
+        *[[f"experiment={e}"] for e in GROUP_OPTIONS["experiment"]],
+    ],
+)
+def test_a_composed_config_and_its_plain_copy_validate_alike(overrides: list[str]) -> None:
+    """to_typed copies a root Hydra already typed instead of merging it again: the same
+    result as for the same values as plain YAML (params.yaml), and the composed config
+    is left as it was (interpolations unresolved)."""
+    cfg = compose(overrides, CONF)
+    before = OmegaConf.to_yaml(cfg)
+    plain = OmegaConf.create(OmegaConf.to_container(cfg))
+    composed, from_plain = to_typed(cfg), to_typed(plain)
+    assert typed_leaves(dataclasses.asdict(composed)) == typed_leaves(
+        dataclasses.asdict(from_plain)
+    )
+    assert OmegaConf.to_yaml(cfg) == before
+
+
 def test_params_yaml_path_validates_like_compose() -> None:
     """A params.yaml (plain YAML, no schema attached) goes through the same checks."""
     plain = OmegaConf.create(OmegaConf.to_container(compose([], CONF), resolve=True))
