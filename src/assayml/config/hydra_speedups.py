@@ -12,7 +12,9 @@ for, so they are replaced here, in the process that composes:
 - Hydra parses each config file again in every compose. A file is now parsed once per
   process and content: later loads of the same text get a deep copy of that config
   (~3x quicker than building it again), so what one compose changes never reaches the
-  next. A changed file is a different key, and a file that fails to parse is never kept.
+  next. A changed file is a different key, and a file that fails to parse is never kept:
+  its error becomes one of Hydra's composition errors, which every command reports in a
+  line or two with exit code 2 (Hydra printed a parse error with a traceback).
 - Hydra builds a config of the group choices so far for every config it expands (a fifth
   of a compose), to resolve interpolated defaults (``- db: ${group}``); it is now built
   only for a defaults list that holds one, the only place Hydra reads it.
@@ -158,6 +160,8 @@ def _unique_keys(construct_mapping: Any) -> Any:
 def _load_once(self: Any, config_path: str) -> Any:
     """``FileConfigSource.load_config``, parsing each text once: a deep copy of the kept
     config for a text seen before."""
+    import yaml
+    from hydra.errors import ConfigCompositionException
     from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
     from omegaconf import OmegaConf
 
@@ -171,7 +175,12 @@ def _load_once(self: Any, config_path: str) -> Any:
     if kept is None:
         stream = io.StringIO(text)
         stream.name = full_path  # what a parse error names, as when read from the file
-        kept = OmegaConf.load(stream)
+        try:
+            kept = OmegaConf.load(stream)
+        except yaml.YAMLError as err:
+            # Hydra reports its own composition errors in a line or two, anything else
+            # with a traceback; the YAML error names the file and line
+            raise ConfigCompositionException(f"{full_path}: not valid YAML: {err}") from err
         _PARSED[key] = kept
         if len(_PARSED) > _PARSED_LIMIT:
             _PARSED.popitem(last=False)

@@ -267,7 +267,8 @@ def _chain(err: BaseException) -> str:
     messages = []
     while err is not None:
         text = str(err).strip()
-        if text and text not in messages and "$VALUE" not in text:
+        # a cause whose message the wrapper already quotes adds nothing
+        if text and not any(text in seen for seen in messages) and "$VALUE" not in text:
             messages.append(text)
         err = err.__cause__ or err.__context__
     return "\n".join(messages)
