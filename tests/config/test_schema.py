@@ -119,9 +119,8 @@ def typed_leaves(value: object) -> object:
     ],
 )
 def test_a_composed_config_and_its_plain_copy_validate_alike(overrides: list[str]) -> None:
-    """to_typed copies a root Hydra already typed instead of merging it again: the same
-    result as for the same values as plain YAML (params.yaml), and the composed config
-    is left as it was (interpolations unresolved)."""
+    """The same typed values from a config Hydra composed and from its values as plain
+    YAML (params.yaml); the composed config is left as it was (interpolations unresolved)."""
     cfg = compose(overrides, CONF)
     before = OmegaConf.to_yaml(cfg)
     plain = OmegaConf.create(OmegaConf.to_container(cfg))
@@ -130,6 +129,19 @@ def test_a_composed_config_and_its_plain_copy_validate_alike(overrides: list[str
         dataclasses.asdict(from_plain)
     )
     assert OmegaConf.to_yaml(cfg) == before
+
+
+@pytest.mark.parametrize("added", ["+trainer.bogus=3", "+paths.typo_dir=x", "+extra=1"])
+def test_a_key_added_with_plus_that_no_schema_has_is_refused_by_name(added: str) -> None:
+    """Hydra lets `+key=...` add a key to a typed node; validation must still refuse it,
+    from the composed config as from params.yaml."""
+    key = added[1:].split("=")[0].split(".")[-1]
+    cfg = compose([added], CONF)
+    with pytest.raises(ConfigError, match=rf"Key '{key}' not in") as composed:
+        to_typed(cfg)
+    with pytest.raises(ConfigError) as plain:
+        to_typed(OmegaConf.create(OmegaConf.to_container(cfg)))
+    assert str(composed.value) == str(plain.value)
 
 
 def test_params_yaml_path_validates_like_compose() -> None:

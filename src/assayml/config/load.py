@@ -88,7 +88,14 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
             raise ConfigError(_describe(err)) from err
         data = container["data"] = with_schema_file(data, name)
     try:
-        merged = _root_node(cfg, container)
+        # data and model are typed by their own schemas just below; merging them into the
+        # root first (typed Any there) only deep-copied them once more (~0.2 s a run).
+        # unsafe_merge: the target is a fresh copy of the template, ours to fill, so the
+        # copy merge() makes of it first is waste (13% of to_typed). A root Hydra composed
+        # is typed already, but not to be trusted: a `+key=...` override adds keys the
+        # schema lacks, which only this merge refuses.
+        rest = {key: value for key, value in container.items() if key not in ("data", "model")}
+        merged = OmegaConf.unsafe_merge(_template(AssayConfig), rest)
         merged.data = _typed_node("data", data_schema(data), data)
         merged.model = _typed_node("model", model_schema(model), model)
         OmegaConf.resolve(merged)
@@ -110,24 +117,6 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
         return AssayConfig(**parts)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"invalid config: {err}") from err
-
-
-def _root_node(cfg: DictConfig, container: dict[str, Any]) -> DictConfig:
-    """The root as an AssayConfig node, for data and model to be set in.
-
-    Hydra composed ``cfg`` against AssayConfig already (conf/config.yaml's defaults start
-    with its schema), checking every value as it merged: a copy of that node is the same
-    root, ~4x quicker than merging its values into the schema again. Anything else (a
-    params.yaml read back, a config built by hand) is merged into the schema here.
-    """
-    if OmegaConf.get_type(cfg) is AssayConfig and "hydra" not in cfg:
-        return copy.deepcopy(cfg)
-    # data and model are typed by their own schemas in to_typed; merging them into the
-    # root first (typed Any there) only deep-copied them once more (~0.2 s a run).
-    # unsafe_merge: the target is a fresh copy of the template, ours to fill, so the
-    # copy merge() makes of it first is waste (13% of to_typed).
-    rest = {key: value for key, value in container.items() if key not in ("data", "model")}
-    return OmegaConf.unsafe_merge(_template(AssayConfig), rest)
 
 
 def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
@@ -267,8 +256,9 @@ def _chain(err: BaseException) -> str:
     messages = []
     while err is not None:
         text = str(err).strip()
-        # a cause whose message the wrapper already quotes adds nothing
-        if text and not any(text in seen for seen in messages) and "$VALUE" not in text:
+        # a cause whose message the wrapper ends with (quotes) adds nothing
+        quoted = any(seen == text or seen.endswith(text) for seen in messages)
+        if text and not quoted and "$VALUE" not in text:
             messages.append(text)
         err = err.__cause__ or err.__context__
     return "\n".join(messages)
