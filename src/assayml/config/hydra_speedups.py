@@ -8,24 +8,30 @@ for, so they are replaced here, in the process that composes:
 
 - OmegaConf parses YAML with PyYAML's pure-Python parser (2 ms a config file here);
   PyYAML's libyaml parser with the same resolvers and constructors gives the same values
-  ~9x quicker. OmegaConf builds its loader class anew for every file, too.
+  ~9x quicker. OmegaConf builds its loader class anew for every file, too. A text holding
+  a tab or a character PyYAML's reader refuses still goes to PyYAML's own parser: libyaml
+  accepts some tabs that PyYAML refuses, and words those errors differently.
 - Hydra parses each config file again in every compose. A file is now parsed once per
   process and content: later loads of the same text get a deep copy of that config
   (~3x quicker than building it again), so what one compose changes never reaches the
   next. A changed file is a different key, and a file that fails to parse is never kept:
-  its error becomes one of Hydra's composition errors, which every command reports in a
-  line or two with exit code 2 (Hydra printed a parse error with a traceback).
+  its error (and a file that is not UTF-8) becomes one of Hydra's composition errors,
+  which every command reports in a few lines with exit code 2 (Hydra printed a parse
+  error with a traceback).
 - Hydra builds a config of the group choices so far for every config it expands (a fifth
   of a compose), to resolve interpolated defaults (``- db: ${group}``); it is now built
   only for a defaults list that holds one, the only place Hydra reads it.
 - Each compose deep-copies the config repository, and with it the whole ConfigStore (every
   schema: ~20 ms), only to keep its list of sources apart; the store itself is read-only
-  there (it hands out deep copies of its nodes), so the copy now shares it.
+  there (it hands out deep copies of its nodes), so the copy now shares it. A deep copy of
+  Hydra's global state (the joblib launcher's, ``hydra.initialize``'s backup) therefore
+  holds the live store rather than a snapshot; nothing stores into it while composing.
 
-Hand-written because neither library has a switch for any of this. Where a release has
-moved one of these functions, that one is left as it is (composing at the old speed) and
-``tests/config/test_hydra_speedups.py`` says so; those tests also compose every option of
-every config group both ways and compare the results as typed values.
+Hand-written because neither library has a switch for any of this. Installed only under
+the releases it was written and tested against (Hydra 1.3, OmegaConf 2.3): under any other
+nothing is replaced (composing at the old speed) and ``tests/config/test_hydra_speedups.py``
+says so; those tests also compose every option of every config group both ways and
+compare the results as typed values.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import contextlib
 import copy
 import io
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +52,8 @@ _LOADER: list[type] = []  # ours, built once
 _PARSED: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _PAUSED: list[bool] = []
 _PARSED_LIMIT = 512  # config files kept parsed: a project has tens; bounded for long runs
+_PARSED_LOCK = threading.Lock()  # sweeps may compose in threads
+RELEASES = {"hydra": "1.3.", "omegaconf": "2.3."}  # what the replacements were made for
 
 
 def install() -> None:
@@ -56,7 +65,7 @@ def install() -> None:
     from our own plugin module (``hydra_plugins.assayml_schema``), which that scan executes
     after Hydra's own.
     """
-    if _PAUSED:
+    if _PAUSED or not _releases_known():
         return
     try:
         import omegaconf._utils as omegaconf_utils
@@ -115,9 +124,18 @@ def _uninstall() -> None:
     _LOADER.clear()
 
 
+def _releases_known() -> bool:
+    import hydra
+    import omegaconf
+
+    versions = {"hydra": hydra.__version__, "omegaconf": omegaconf.__version__}
+    return all(versions[name].startswith(prefix) for name, prefix in RELEASES.items())
+
+
 def _libyaml_loader() -> type:
     """OmegaConf's loader (its float resolver, no timestamps, the Path constructors, the
-    duplicate-key check) on libyaml's parser; built once."""
+    duplicate-key check) on libyaml's parser, for text PyYAML's own reader would take as
+    it is; built once."""
     if not _LOADER:
         import yaml
 
@@ -131,7 +149,23 @@ def _libyaml_loader() -> type:
 
             construct_mapping = _unique_keys(yaml.CSafeLoader.construct_mapping)
 
-        _LOADER.append(OmegaConfCLoader)
+        class OmegaConfLoaderByText:
+            """Called as PyYAML calls a loader class; gives libyaml's loader, or OmegaConf's
+            own for a text holding a tab or a character PyYAML refuses."""
+
+            def __new__(cls, stream: Any) -> Any:
+                if isinstance(stream, bytes):
+                    return stock(stream)
+                text = stream if isinstance(stream, str) else stream.read()
+                source: Any = text
+                if not isinstance(stream, str):
+                    source = io.StringIO(text)
+                    source.name = getattr(stream, "name", "<file>")  # what errors name
+                if "\t" in text or yaml.reader.Reader.NON_PRINTABLE.search(text):
+                    return stock(source)
+                return OmegaConfCLoader(source)
+
+        _LOADER.append(OmegaConfLoaderByText)
     return _LOADER[0]
 
 
@@ -168,24 +202,29 @@ def _load_once(self: Any, config_path: str) -> Any:
     full_path = os.path.realpath(os.path.join(self.path, self._normalize_file_name(config_path)))
     if not os.path.exists(full_path):
         raise ConfigLoadError(f"Config not found : {full_path}")
-    with open(full_path, encoding="utf-8") as file:
-        text = file.read()
+    try:
+        with open(full_path, encoding="utf-8") as file:
+            text = file.read()
+    except UnicodeDecodeError as err:
+        raise ConfigCompositionException(f"{full_path}: not UTF-8 text: {err}") from err
     key = (full_path, text)
-    kept = _PARSED.get(key)
+    with _PARSED_LOCK:
+        kept = _PARSED.get(key)
+        if kept is not None:
+            _PARSED.move_to_end(key)
     if kept is None:
         stream = io.StringIO(text)
         stream.name = full_path  # what a parse error names, as when read from the file
         try:
             kept = OmegaConf.load(stream)
         except yaml.YAMLError as err:
-            # Hydra reports its own composition errors in a line or two, anything else
-            # with a traceback; the YAML error names the file and line
-            raise ConfigCompositionException(f"{full_path}: not valid YAML: {err}") from err
-        _PARSED[key] = kept
-        if len(_PARSED) > _PARSED_LIMIT:
-            _PARSED.popitem(last=False)
-    else:
-        _PARSED.move_to_end(key)
+            # Hydra reports its own composition errors in a few lines, anything else with
+            # a traceback; PyYAML's message names the file and line
+            raise ConfigCompositionException(f"not valid YAML: {err}") from err
+        with _PARSED_LOCK:
+            _PARSED[key] = kept
+            if len(_PARSED) > _PARSED_LIMIT:
+                _PARSED.popitem(last=False)
     return ConfigResult(
         config=copy.deepcopy(kept),
         path=f"{self.scheme()}://{self.path}",
