@@ -170,7 +170,9 @@ def _libyaml_loader() -> type:
 
 
 def _unique_keys(construct_mapping: Any) -> Any:
-    """OmegaConf's check that no mapping holds a key twice, before PyYAML's own."""
+    """OmegaConf's check that no mapping holds a key twice, before PyYAML's own. Written
+    again here: OmegaConf's method calls ``super()`` bound to its own loader class, so it
+    cannot be borrowed by one on libyaml."""
     import yaml
 
     def checked(self: Any, node: Any, deep: bool = False) -> Any:

@@ -56,7 +56,7 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such params file")
-    hydra_speedups.install()  # YAML parsed in C: params.yaml took 88 ms in pure Python
+    hydra_speedups.install()  # YAML parsed in C: params.yaml 45 -> 25 ms (benchmarks/compose.py)
     try:
         cfg = OmegaConf.load(path)
     except Exception as err:  # yaml errors come in several classes
