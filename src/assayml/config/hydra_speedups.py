@@ -11,10 +11,12 @@ for, so they are replaced here, in the process that composes:
   ~9x quicker. OmegaConf builds its loader class anew for every file, too. A text holding
   a tab or a character PyYAML's reader refuses still goes to PyYAML's own parser: libyaml
   accepts some tabs that PyYAML refuses, and words those errors differently.
-- Hydra parses each config file again in every compose. A file is now parsed once per
-  process and content: later loads of the same text get a deep copy of that config
-  (~3x quicker than building it again), so what one compose changes never reaches the
-  next. A changed file is a different key, and a file that fails to parse is never kept:
+- Hydra parses each config file again in every compose. A text is now parsed once per
+  process: later loads of the same text, from that file or another (a copy of ``conf/``
+  elsewhere, as every test project and sweep job folder holds), get a deep copy of that
+  config (~3x quicker than building it again), so what one compose changes never reaches
+  the next. A parsed config holds nothing of its path (only an error names it, and errors
+  are not kept). A changed file is a different key, and a file that fails to parse is never kept:
   its error (and a file that is not UTF-8) becomes one of Hydra's composition errors,
   which every command reports in a few lines with exit code 2 (Hydra printed a parse
   error with a traceback).
@@ -49,7 +51,7 @@ _STOCK_LOADER: list[Any] = []  # OmegaConf's get_yaml_loader, once replaced
 _STOCK_LOADS: dict[type, Any] = {}  # each FileConfigSource class -> its own load_config
 _STOCK_MAP: list[Any] = []  # Hydra's _create_interpolation_map, once replaced
 _LOADER: list[type] = []  # ours, built once
-_PARSED: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_PARSED: OrderedDict[str, Any] = OrderedDict()  # config text -> its parsed config
 _PAUSED: list[bool] = []
 _PARSED_LIMIT = 512  # config files kept parsed: a project has tens; bounded for long runs
 _PARSED_LOCK = threading.Lock()  # sweeps may compose in threads
@@ -195,7 +197,7 @@ def _unique_keys(construct_mapping: Any) -> Any:
 
 def _load_once(self: Any, config_path: str) -> Any:
     """``FileConfigSource.load_config``, parsing each text once: a deep copy of the kept
-    config for a text seen before."""
+    config for a text seen before, in whichever file."""
     import yaml
     from hydra.errors import ConfigCompositionException
     from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
@@ -209,7 +211,7 @@ def _load_once(self: Any, config_path: str) -> Any:
             text = file.read()
     except UnicodeDecodeError as err:
         raise ConfigCompositionException(f"{full_path}: not UTF-8 text: {err}") from err
-    key = (full_path, text)
+    key = text
     with _PARSED_LOCK:
         kept = _PARSED.get(key)
         if kept is not None:
