@@ -65,6 +65,12 @@ PRELOAD = (
     "assayml.stages.train",
     "assayml.stages.evaluate",
     "assayml.stages.explain",
+    "assayml.serve.launch",  # uvicorn, FastAPI, Prometheus' client
+    "assayml.monitor.run",
+    "assayml.forget.run",
+    "assayml.registry",
+    "assayml.audit",
+    "assayml.report.sources",
 )
 # Read when the interpreter or torch starts, so a forked child cannot take a new value.
 STARTUP_VARIABLES = frozenset(
