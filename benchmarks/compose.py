@@ -5,7 +5,9 @@ each round so no two composes are alike) and reads ``params.yaml`` both ways, in
 in one process: Hydra's and OmegaConf's own functions (``hydra_speedups.paused()``) against
 the quicker ones, for a process's first compose (no file parsed yet) and a later one.
 Prints best-of and median milliseconds and their ratios, and checks that both give the
-same config.
+same config. Then validation (``to_typed``) of each round's config: every column entry left
+to OmegaConf's merge of the whole data config (as before 2026-12-03) against entries typed
+one by one (``config/load.py``), checked equal as typed objects.
 
     python benchmarks/compose.py [--repeats 15]
 """
@@ -16,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +38,18 @@ def typed(value):
     if isinstance(value, list):
         return [typed(item) for item in value]
     return (value, type(value))
+
+
+def merged_to_typed(cfg):
+    """to_typed with every column entry left to OmegaConf's merge."""
+    from assayml.config import load
+
+    kept = load._plain_entries
+    load._plain_entries = lambda columns: False
+    try:
+        return load.to_typed(cfg)
+    finally:
+        load._plain_entries = kept
 
 
 def timed(work, *args) -> float:
@@ -57,6 +72,7 @@ def main() -> int:
     times: dict[str, list[float]] = {
         name: [] for name in ("stock", "cold", "warm", "stock_params", "fast_params")
     }
+    typing: dict[str, tuple[list[float], list[float]]] = {}  # data set -> (merged, typed)
     for i in range(args.repeats):
         overrides = [*TINY, *ROUNDS[i % len(ROUNDS)]]
         with hydra_speedups.paused():
@@ -67,8 +83,16 @@ def main() -> int:
         times["cold"].append(timed(compose, overrides, conf))
         times["warm"].append(timed(compose, overrides, conf))
         times["fast_params"].append(timed(load_params, params))
-        if typed(OmegaConf.to_container(compose(overrides, conf))) != stock:
+        composed = compose(overrides, conf)
+        if typed(OmegaConf.to_container(composed)) != stock:
             print(f"DIFFERENT configs for {overrides}", file=sys.stderr)
+            return 1
+        merged, one_by_one = typing.setdefault(overrides[-1].split("=")[1], ([], []))
+        merged.append(timed(merged_to_typed, composed))
+        one_by_one.append(timed(to_typed, composed))
+        # as dicts: a custom builder's model schema is a class made anew for each call
+        if asdict(to_typed(composed)) != asdict(merged_to_typed(composed)):
+            print(f"DIFFERENT typed configs for {overrides}", file=sys.stderr)
             return 1
     validated = [timed(lambda: to_typed(compose([*TINY], conf))) for _ in range(3)]
 
@@ -84,8 +108,10 @@ def main() -> int:
     row("compose, first", times["stock"], times["cold"])
     row("compose, files seen", times["stock"], times["warm"])
     row("load params.yaml", times["stock_params"], times["fast_params"])
+    for name, (merged, one_by_one) in typing.items():
+        row(f"to_typed {name}", merged, one_by_one)
     print(f"for scale: compose + to_typed, fast, best of 3: {min(validated):.1f} ms")
-    print("same configs both ways: yes")
+    print("same configs and typed configs both ways: yes")
     return 0
 
 

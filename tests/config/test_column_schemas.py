@@ -165,3 +165,62 @@ def test_dvc_exp_show_lists_no_column_declarations(tmp_path: Path) -> None:
     settings = [c for c in header if c.startswith("data.") and not c.startswith("data.card.")]
     assert len(settings) < 30
     assert len([c for c in header if c.startswith("data.card.")]) == 9  # the data card
+
+
+def _node_facts(node, path: str = "") -> dict:
+    """Every node's type, reference and object types, optionality, key, flags and value."""
+    meta = node._metadata
+    if not OmegaConf.is_config(node):
+        return {path: (type(node), meta.ref_type, meta.optional, meta.key, node._value())}
+    facts = {path: (type(node), meta.ref_type, meta.object_type, meta.optional, meta.key)}
+    facts[path] += (dict(meta.flags),)
+    for key in node if OmegaConf.is_dict(node) else range(len(node)):
+        facts |= _node_facts(node._get_node(key), f"{path}.{key}")
+    return facts
+
+
+def _typed_both_ways(data: dict, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """(typed column by column, as to_typed does; typed by OmegaConf's own merge of the
+    whole data config): each the node's facts and its object, or the error."""
+    from assayml.config import load
+    from assayml.config.schema import DataConfig
+
+    outcomes = []
+    for one_by_one in (True, False):
+        with monkeypatch.context() as patch:
+            if not one_by_one:
+                patch.setattr(load, "_plain_entries", lambda columns: False)
+            try:
+                node = load._typed_node("data", DataConfig, data)
+                outcomes.append((_node_facts(node), OmegaConf.to_object(node)))
+            except Exception as err:  # compared, whatever it is
+                outcomes.append((type(err), str(err)))
+    return tuple(outcomes)
+
+
+@pytest.mark.parametrize("name", TABLE_SETS)
+def test_columns_typed_one_by_one_equal_omegaconfs_own_merge(project, monkeypatch, name) -> None:
+    from assayml.config.column_schemas import with_schema_file
+
+    data = OmegaConf.to_container(compose([f"data={name}"], project / "conf").data)
+    data = with_schema_file(data, name)
+    ours, stock = _typed_both_ways(data, monkeypatch)
+    assert ours == stock
+    first = next(iter(data["columns"]))
+    for entry in (
+        {"dtype": "nope"},
+        {"dtype": "float", "foo": 1},
+        {"min": "x"},
+        {"nullable": "maybe"},
+        {"dtype": "float", "min": 3, "max": 1},
+        {"allowed": [1, 2]},
+        {"dtype": "category", "allowed": ["a", 2], "nullable": "true"},
+        {},
+    ):
+        changed = {**data, "columns": {**data["columns"], first: entry}}
+        ours, stock = _typed_both_ways(changed, monkeypatch)
+        assert ours == stock, entry
+    # entries that are not mappings, a name that is not a string: left to the merge
+    for columns in ({"age": 3}, {"age": None}, {1: {"dtype": "float"}}, {"age": "${x}"}):
+        ours, stock = _typed_both_ways({**data, "columns": columns}, monkeypatch)
+        assert ours == stock, columns

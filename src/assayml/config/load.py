@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.errors import OmegaConfBaseException
 
 from assayml.config import hydra_speedups
@@ -122,7 +122,11 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
 def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
     """``node`` merged into ``schema``; an error names the key from the config's root (and
     the schema file, for a column it declares)."""
+    from assayml.config.schema import DataConfig
+
     try:
+        if schema is DataConfig and _plain_entries(node.get("columns")):
+            return _typed_table_data(node)
         return OmegaConf.unsafe_merge(_template(schema), node)
     except OmegaConfBaseException as err:
         where = getattr(err, "full_key", None)
@@ -133,6 +137,37 @@ def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
         if key == "data" and node.get("schema") and where.startswith("columns."):
             message += f" (declared in conf/schemas/{node['schema']}.yaml or data.columns)"
         raise ConfigError(f"config key '{name}': {message}") from err
+
+
+def _plain_entries(columns: Any) -> bool:
+    """Whether ``columns`` maps names to mappings; anything else (an entry given as a value
+    or an interpolation) goes through the merge, which words what is wrong."""
+    return isinstance(columns, dict) and all(
+        isinstance(name, str) and isinstance(entry, dict) for name, entry in columns.items()
+    )
+
+
+def _typed_table_data(data: dict[str, Any]) -> DictConfig:
+    """DataConfig filled from ``data``, each column entry merged into a copy of an empty
+    ColumnSpec and put in place as it is. Left to the merge, OmegaConf builds each entry's
+    node from the class anew (reading its type hints again): 2.6 ms a column, 80 of the 90
+    ms that typing breast_cancer's data config took; a copy and a merge take 0.6 ms. An
+    error names the key from ``columns``, as the merge's did."""
+    from assayml.config.schema import ColumnSpec, DataConfig
+
+    rest = {key: value for key, value in data.items() if key != "columns"}
+    node = OmegaConf.unsafe_merge(_template(DataConfig), rest)
+    columns = node.columns
+    for name, entry in data["columns"].items():
+        try:
+            column = OmegaConf.unsafe_merge(_template(ColumnSpec), entry)
+        except OmegaConfBaseException as err:
+            inner = getattr(err, "full_key", None)
+            err.full_key = f"columns.{name}" + (f".{inner}" if inner else "")
+            raise
+        with flag_override(columns, "no_deepcopy_set_nodes", True):  # ours, just built
+            columns[name] = column
+    return node
 
 
 # Our own schemas as empty configs, built once: a deep copy of one is ~6x quicker than
