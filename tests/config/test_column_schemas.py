@@ -119,6 +119,12 @@ def test_a_missing_schema_file_is_named_with_the_ones_there(make_cfg) -> None:
             r"'data\.columns\.age\.dtype'.*declared in conf/schemas/bad\.yaml",
         ),
         ("age: {dtyp: int}\n", r"'data\.columns\.age\.dtyp'"),
+        (
+            "age: {dtype: int, min: 90, max: 18}\n",
+            r"'data\.columns\.age' \(declared in conf/schemas/bad\.yaml or data\.columns\): "
+            r"min \(90\.0\) is greater than max \(18\.0\)",
+        ),
+        ("age: {dtype: int, allowed: [a]}\n", r"'data\.columns\.age'.*'allowed' applies to"),
         ("age: {dtype: int}\nage: {dtype: float}\n", r"the key 'age' is given twice"),
         ("1: {dtype: int}\nage: {dtype: int}\n", r"column name 1 is read as int: quote it"),
     ],

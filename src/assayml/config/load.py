@@ -112,7 +112,7 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
         except OmegaConfBaseException as err:
             raise ConfigError(_describe(err)) from err
         except (ValueError, TypeError) as err:  # raised by a schema's __post_init__
-            raise ConfigError(f"config key '{key}': {err}") from err
+            raise ConfigError(f"config key {_refused_where(merged, key)}: {err}") from err
     try:
         return AssayConfig(**parts)
     except (ValueError, TypeError) as err:
@@ -137,6 +137,20 @@ def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
         if key == "data" and node.get("schema") and where.startswith("columns."):
             message += f" (declared in conf/schemas/{node['schema']}.yaml or data.columns)"
         raise ConfigError(f"config key '{name}': {message}") from err
+
+
+def _refused_where(merged: DictConfig, key: str) -> str:
+    """``'key'``; for a column declaration that its own check refused (min above max),
+    ``'data.columns.NAME'`` and where it was declared, as for its other errors."""
+    columns = merged[key].get("columns") if key == "data" else None
+    for name in columns or {}:
+        try:
+            OmegaConf.to_object(columns[name])
+        except (ValueError, TypeError):
+            schema = merged.data.get("schema")
+            where = f"conf/schemas/{schema}.yaml or data.columns" if schema else "data.columns"
+            return f"'data.columns.{name}' (declared in {where})"
+    return f"'{key}'"
 
 
 def _plain_entries(columns: Any) -> bool:
