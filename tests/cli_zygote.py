@@ -121,12 +121,12 @@ def set_up_configs() -> None:
 
     from assayml.config import load
     from assayml.config.models import BUILTIN_MODEL_SCHEMAS
-    from assayml.config.schema import AssayConfig, DataConfig
+    from assayml.config.schema import AssayConfig, ColumnSpec, DataConfig
     from assayml.config.store import register_configs
 
     register_configs()
     Plugins.instance()
-    for schema in (AssayConfig, DataConfig, *BUILTIN_MODEL_SCHEMAS.values()):
+    for schema in (AssayConfig, DataConfig, ColumnSpec, *BUILTIN_MODEL_SCHEMAS.values()):
         load._template(schema)
 
 
@@ -205,7 +205,7 @@ class Server:
     def shadowed(self, request: dict) -> bool:
         """Whether the call's sys.path entries (its PYTHONPATH, its folder under -m) hold
         a package the zygote preloaded from elsewhere (another checkout's assayml on
-        PYTHONPATH): a fresh interpreter would import that one."""
+        PYTHONPATH), which a fresh interpreter would import, or Hydra plugins of their own."""
         folders = pythonpath(request["env"])
         if request["mode"] in ("module", "code"):
             folders.append(request["cwd"])
@@ -214,7 +214,19 @@ class Server:
                 here = (os.path.join(folder, top), os.path.join(folder, f"{top}.py"))
                 if any(map(os.path.exists, here)) and os.path.realpath(folder) != home:
                     return True
+        # Hydra's plugin scan ran here before forking (set_up_configs): plugins of the
+        # call's own would be found only by a fresh interpreter's scan
+        for folder in folders:
+            plugins = os.path.realpath(os.path.join(folder, "hydra_plugins"))
+            if os.path.isdir(plugins) and plugins not in self.scanned_plugins:
+                return True
         return False
+
+    @functools.cached_property
+    def scanned_plugins(self) -> set[str]:
+        """The ``hydra_plugins`` folders the zygote's own plugin scan read."""
+        package = sys.modules.get("hydra_plugins")
+        return {os.path.realpath(p) for p in getattr(package, "__path__", [])}
 
     @functools.cached_property
     def homes(self) -> dict[str, str]:

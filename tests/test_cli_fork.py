@@ -253,6 +253,21 @@ def test_a_package_of_its_own_on_pythonpath_gets_a_fresh_interpreter(tmp_path: P
     assert len(cli_fork.served()) == before + 1
 
 
+def test_hydra_plugins_of_the_calls_own_get_a_fresh_interpreter(project: Path) -> None:
+    """Hydra's plugin scan ran in the zygote: a call with a `hydra_plugins` folder of its
+    own on its path must get an interpreter whose scan finds it."""
+    plugin = project / "mine" / "hydra_plugins" / "mine_plugin"
+    plugin.mkdir(parents=True)
+    marker = project / "scanned"
+    (plugin / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    env = {**cli_env(), "PYTHONPATH": str(project / "mine")}
+    before = len(cli_fork.served())
+    done = cli_fork.run([*MODULE, "compose"], cwd=project, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()  # the scan found the call's own plugin
+    assert len(cli_fork.served()) == before
+
+
 # What `python -c` sets up, and how its ends are seen: an exception, an exit with a
 # message, os._exit, and a SIGKILL from within.
 CODE = """

@@ -212,7 +212,7 @@ def test_columns_typed_one_by_one_equal_omegaconfs_own_merge(project, monkeypatc
     data = with_schema_file(data, name)
     ours, stock = _typed_both_ways(data, monkeypatch)
     assert ours == stock
-    first = next(iter(data["columns"]))
+    first, last = next(iter(data["columns"])), list(data["columns"])[-1]
     for entry in (
         {"dtype": "nope"},
         {"dtype": "float", "foo": 1},
@@ -222,6 +222,9 @@ def test_columns_typed_one_by_one_equal_omegaconfs_own_merge(project, monkeypatc
         {"allowed": [1, 2]},
         {"dtype": "category", "allowed": ["a", 2], "nullable": "true"},
         {},
+        {"dtype": "category", "allowed": f"${{..{last}.allowed}}"},  # resolved as merged
+        {"dtype": "float", "max": f"${{..{last}.max}}", "min": "${.max}"},
+        {"dtype": "float", "max": "${data.nope}"},
     ):
         changed = {**data, "columns": {**data["columns"], first: entry}}
         ours, stock = _typed_both_ways(changed, monkeypatch)

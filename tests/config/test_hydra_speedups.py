@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import pathlib
 import sys
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,10 @@ def test_an_edited_file_is_read_again_and_a_result_is_ours_to_change(tmp_path: P
     assert compose([], conf).m.lr == 0.1
 
 
-def test_a_copy_of_a_config_folder_shares_the_parses_and_nothing_else(tmp_path: Path) -> None:
+def test_a_copy_of_a_config_folder_shares_the_parses_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(speedups, "_PARSED", OrderedDict())  # room for every parse below
     files = {"config.yaml": "defaults:\n  - m: a\n  - _self_\nseed: 7\n", "m/a.yaml": "lr: 0.1\n"}
     one = write_conf(tmp_path / "one", files)
     two = write_conf(tmp_path / "two", files)
