@@ -151,6 +151,8 @@ def _refused_where(merged: DictConfig, key: str) -> str:
         try:
             if OmegaConf.is_config(columns[name]):
                 OmegaConf.to_object(columns[name])
+        except OmegaConfBaseException:  # not this column's own check: the key as it was
+            continue
         except (ValueError, TypeError):
             schema = merged.data.get("schema")
             where = f"conf/schemas/{schema}.yaml or data.columns" if schema else "data.columns"
