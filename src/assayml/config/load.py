@@ -23,7 +23,7 @@ from assayml.config import hydra_speedups
 from assayml.config.column_schemas import with_schema_file
 from assayml.config.models import BUILTIN_MODEL_SCHEMAS
 from assayml.config.overrides import open_mapping_overrides
-from assayml.config.schema import AssayConfig
+from assayml.config.schema import AssayConfig, ColumnSpec, DataConfig
 from assayml.config.store import register_configs
 from assayml.errors import ConfigError
 
@@ -122,8 +122,6 @@ def to_typed(cfg: DictConfig) -> AssayConfig:
 def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
     """``node`` merged into ``schema``; an error names the key from the config's root (and
     the schema file, for a column it declares)."""
-    from assayml.config.schema import DataConfig
-
     try:
         if schema is DataConfig and _plain_entries(node.get("columns")):
             return _typed_table_data(node)
@@ -142,8 +140,6 @@ def _typed_node(key: str, schema: type, node: dict[str, Any]) -> DictConfig:
 def _refused_where(merged: DictConfig, key: str) -> str:
     """``'key'``; for a column declaration that its own check refused (min above max),
     ``'data.columns.NAME'`` and where it was declared, as for its other errors."""
-    from assayml.config.schema import DataConfig
-
     if key != "data" or OmegaConf.get_type(merged.data) is not DataConfig:
         return f"'{key}'"
     columns = merged.data.columns
@@ -179,20 +175,17 @@ def _typed_table_data(data: dict[str, Any]) -> DictConfig:
     entry gets the node, value and error the merge gave it (its key named from
     ``columns``); the data config's other keys are merged first, so where a column and
     another key are both wrong, the other key is the one named."""
-    from assayml.config.schema import ColumnSpec, DataConfig
-
     rest = {key: value for key, value in data.items() if key != "columns"}
     node = OmegaConf.unsafe_merge(_template(DataConfig), rest)
-    columns = node.columns
-    for name, entry in data["columns"].items():
-        try:
-            column = OmegaConf.unsafe_merge(_template(ColumnSpec), entry)
-        except OmegaConfBaseException as err:
-            inner = getattr(err, "full_key", None)
-            err.full_key = f"columns.{name}" + (f".{inner}" if inner else "")
-            raise
-        with flag_override(columns, "no_deepcopy_set_nodes", True):  # ours, just built
-            columns[name] = column
+    with flag_override(node.columns, "no_deepcopy_set_nodes", True):  # ours, just built
+        for name, entry in data["columns"].items():
+            try:
+                column = OmegaConf.unsafe_merge(_template(ColumnSpec), entry)
+            except OmegaConfBaseException as err:
+                inner = getattr(err, "full_key", None)
+                err.full_key = f"columns.{name}" + (f".{inner}" if inner else "")
+                raise
+            node.columns[name] = column
     return node
 
 
@@ -238,8 +231,6 @@ def model_schema(model: dict[str, Any]) -> type:
 def data_schema(data: dict[str, Any]) -> type:
     """DataConfig, or for ``data._target_`` (a LightningDataModule) a schema derived from
     its constructor."""
-    from assayml.config.schema import DataConfig
-
     target = data.get("_target_")
     if target is None:
         return DataConfig
