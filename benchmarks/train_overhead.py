@@ -6,6 +6,11 @@ seed, optimiser and validation pass per epoch; the ratio of their wall times is 
 Also prints the start-up time of `assay --help`.
 
     python benchmarks/train_overhead.py [--rows 200000] [--epochs 5] [--batch-size 256]
+                                        [--device cpu|cuda]
+
+With ``--device cuda``, `assay train` runs under ``trainer=gpu`` and the hand-written loop
+keeps its network and validation set on the GPU and moves each training batch there, as
+Lightning does.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
+DEVICE_OVERRIDES = {"cpu": [], "cuda": ["trainer=gpu"]}
 
 
 def synthetic(rows: int, features: int, seed: int = 0):
@@ -32,13 +38,15 @@ def synthetic(rows: int, features: int, seed: int = 0):
     return x, y
 
 
-def plain_loop(cfg, x, y, xv, yv, epochs: int) -> float:
+def plain_loop(cfg, x, y, xv, yv, epochs: int, device: str = "cpu") -> float:
     """The baseline: the loop one would write by hand, same network and data order."""
     from assayml.models.build import architecture_kwargs, build_network
     from assayml.train.batches import TensorBatches
 
     torch.manual_seed(cfg.seed)
     net = build_network(cfg.model._target_, architecture_kwargs(cfg.model), x.shape[1], 2)
+    net = net.to(device)
+    xv, yv = xv.to(device), yv.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.model.lr, weight_decay=cfg.model.weight_decay)
     batches = TensorBatches(x, y, cfg.train.batch_size, shuffle=True, seed=cfg.seed)
     start = time.perf_counter()
@@ -46,6 +54,7 @@ def plain_loop(cfg, x, y, xv, yv, epochs: int) -> float:
         net.train()
         batches.sampler.set_epoch(epoch)
         for xb, yb in batches:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             loss = F.cross_entropy(net(xb), yb)
             opt.zero_grad()
             loss.backward()
@@ -66,10 +75,18 @@ def assay_fit(cfg, x, y, xv, yv) -> float:
     return time.perf_counter() - start
 
 
-def config(workdir: Path, epochs: int, batch_size: int, progress: bool, fused: int | None = None):
+def config(
+    workdir: Path,
+    epochs: int,
+    batch_size: int,
+    progress: bool,
+    fused: int | None = None,
+    device: str = "cpu",
+):
     from assayml.config import compose, to_typed
 
     overrides = [
+        *DEVICE_OVERRIDES[device],
         f"trainer.max_epochs={epochs}",
         f"train.batch_size={batch_size}",
         "train.early_stopping.enabled=false",
@@ -99,14 +116,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=sorted(DEVICE_OVERRIDES), default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device here")
+    device = args.device
 
     x, y = synthetic(args.rows, args.features)
     xv, yv = synthetic(args.rows // 10, args.features, seed=1)
     workdir = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     try:
-        warm = config(workdir, 1, args.batch_size, False)  # imports, thread pools, allocator
-        plain_loop(warm, x, y, xv, yv, 1)
+        # imports, thread pools, allocator (and CUDA's context and kernels)
+        warm = config(workdir, 1, args.batch_size, False, device=device)
+        plain_loop(warm, x, y, xv, yv, 1, device)
         assay_fit(warm, x, y, xv, yv)
         results = {}
         variants = {
@@ -117,10 +139,10 @@ def main() -> None:
             ),
         }
         for name, variant in variants.items():
-            cfg = config(workdir, args.epochs, args.batch_size, **variant)
+            cfg = config(workdir, args.epochs, args.batch_size, **variant, device=device)
             plain, assay = [], []
             for _ in range(args.repeats):  # interleaved, best of each
-                plain.append(plain_loop(cfg, x, y, xv, yv, args.epochs))
+                plain.append(plain_loop(cfg, x, y, xv, yv, args.epochs, device))
                 assay.append(assay_fit(cfg, x, y, xv, yv))
             paired = sorted(a / p for p, a in zip(plain, assay, strict=True))
             results[name] = (min(plain), min(assay), paired[len(paired) // 2])
@@ -129,6 +151,8 @@ def main() -> None:
     steps = args.epochs * -(-args.rows // args.batch_size)
     print(f"rows={args.rows} features={args.features} batch={args.batch_size} "
           f"epochs={args.epochs} steps={steps} threads={torch.get_num_threads()}")  # fmt: skip
+    if device == "cuda":
+        print(f"device: {torch.cuda.get_device_name()} (trainer=gpu)")
     print("best of each (and the median of paired ratios, which resists machine noise):")
     for name, (plain, assay, median) in results.items():
         print(

@@ -5,7 +5,10 @@
 2. MC dropout (T = 50) as batched forwards against a Python loop of 50 passes, at 1, 16,
    256 and 10,000 rows.
 
-    python benchmarks/uncertainty.py [--rows 5000] [--epochs 20]
+    python benchmarks/uncertainty.py [--rows 5000] [--epochs 20] [--device cpu|cuda]
+
+With ``--device cuda`` both trainings run under ``trainer=gpu`` and the MC-dropout network
+and inputs live on the GPU (each timed call waits for the device to finish).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+DEVICE_OVERRIDES = {"cpu": (), "cuda": ("trainer=gpu",)}
+DEVICE = ["cpu"]  # set from --device in main()
 
 
 def config(workdir: Path, epochs: int, *overrides: str):
@@ -35,6 +40,7 @@ def config(workdir: Path, epochs: int, *overrides: str):
                 "logger=none",
                 "trainer.enable_progress_bar=false",
                 f"paths.out_dir={workdir}",
+                *DEVICE_OVERRIDES[DEVICE[0]],
                 *overrides,
             ],
             ROOT / "conf",
@@ -73,6 +79,12 @@ def time_ensemble(workdir: Path, data, epochs: int, rows: int, members: int) -> 
     return stacked, time.perf_counter() - start
 
 
+def where(device: str) -> str:
+    if device == "cuda":
+        return f"on {torch.cuda.get_device_name()}"
+    return f"{torch.get_num_threads()} threads"
+
+
 def loop_passes(net, x: torch.Tensor, samples: int) -> torch.Tensor:
     """The baseline: dropout on, one forward per pass."""
     net.train()
@@ -81,11 +93,15 @@ def loop_passes(net, x: torch.Tensor, samples: int) -> torch.Tensor:
 
 
 def time_call(fn, budget: float = 0.2) -> float:
-    """Mean seconds per call over at least ``budget`` seconds (one warm-up call first)."""
+    """Mean seconds per call over at least ``budget`` seconds (one warm-up call first);
+    on a GPU each call waits for the device to finish its work."""
+    wait = torch.cuda.synchronize if DEVICE[0] == "cuda" else (lambda: None)
     fn()
+    wait()
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < budget or calls < 2:
         fn()
+        wait()
         calls += 1
     return (time.perf_counter() - start) / calls
 
@@ -105,7 +121,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000, help="credit_synthetic rows")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--members", type=int, default=5)
+    parser.add_argument("--device", choices=sorted(DEVICE_OVERRIDES), default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device here")
+    DEVICE[0] = args.device
     workdir = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     try:
         data = prepared(workdir, args.rows)
@@ -115,7 +135,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"ensemble of {args.members} MLPs, credit_synthetic {args.rows} rows, "
-        f"{args.epochs} epochs, batch 64, {torch.get_num_threads()} threads: "
+        f"{args.epochs} epochs, batch 64, {where(args.device)}: "
         f"stacked {stacked:.2f} s, {args.members} sequential {sequential:.2f} s, "
         f"speed-up {sequential / stacked:.2f}x (target >= 3x)"
     )
@@ -124,10 +144,10 @@ def main() -> None:
     from assayml.uncertainty.mc_dropout import mc_dropout_samples
 
     torch.manual_seed(0)
-    net = build_mlp(30, 2, hidden=64, layers=2, dropout=0.2)
-    print("MC dropout, T = 50, MLP 30-64-64-2:")
+    net = build_mlp(30, 2, hidden=64, layers=2, dropout=0.2).to(args.device)
+    print(f"MC dropout, T = 50, MLP 30-64-64-2, {where(args.device)}:")
     for rows in (1, 16, 256, 10_000):
-        x = torch.randn(rows, 30)
+        x = torch.randn(rows, 30).to(args.device)
         batched, looped = best_of_interleaved(
             lambda x=x: mc_dropout_samples(net, x, 50, seed=0), lambda x=x: loop_passes(net, x, 50)
         )
