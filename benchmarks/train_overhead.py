@@ -32,12 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEVICE_OVERRIDES = {"cpu": [], "cuda": ["trainer=gpu"]}
 
 
-def synthetic(rows: int, features: int, seed: int = 0):
+def synthetic(rows: int, features: int, seed: int = 0, w: torch.Tensor | None = None):
+    """Rows drawn from ``seed``, labelled by ``w`` (drawn from the seed when not given: the
+    validation rows take the training rows' ``w``, so that they pose the same task)."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(rows, features, generator=gen)
-    w = torch.randn(features, generator=gen)
+    drawn = torch.randn(features, generator=gen)
+    w = drawn if w is None else w
     y = ((x @ w + 0.5 * torch.randn(rows, generator=gen)) > 0).long()
-    return x, y
+    return x, y, w
 
 
 def plain_loop(cfg, x, y, xv, yv, epochs: int, device: str = "cpu") -> float:
@@ -123,8 +126,8 @@ def main() -> None:
         parser.error("--device cuda: torch sees no CUDA device here")
     device = args.device
 
-    x, y = synthetic(args.rows, args.features)
-    xv, yv = synthetic(args.rows // 10, args.features, seed=1)
+    x, y, w = synthetic(args.rows, args.features)
+    xv, yv, _ = synthetic(args.rows // 10, args.features, seed=1, w=w)
     workdir = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     try:
         # imports, thread pools, allocator (and CUDA's context and kernels)
