@@ -64,21 +64,28 @@ def write_baseline(reference: pd.DataFrame, folder: Path, cfg: MonitorConfig) ->
     (folder / "reference.npz").write_bytes(blob)
 
 
-def monitor(folder: Path, current: pd.DataFrame) -> int:
-    """What `assay monitor` does for the data: load the baseline, check quality, test drift."""
+def monitor(folder: Path, current: pd.DataFrame) -> tuple[int, dict]:
+    """What `assay monitor` does for the data: load the baseline, check quality, test drift.
+    The number of violations, and the drift results."""
     baseline = load_baseline(folder)
     found = checks.data_quality(current, baseline.constraints)
     drift = checks.feature_drift(
         current, baseline.statistics, baseline.rules, baseline.references, baseline.settings
     )
-    return len(found) + len(checks.drift_violations(drift))
+    return len(found) + len(checks.drift_violations(drift)), drift
 
 
-def scipy_columns(reference: pd.DataFrame, current: pd.DataFrame) -> None:
+def scipy_columns(reference: pd.DataFrame, current: pd.DataFrame) -> dict:
     from scipy.stats import ks_2samp
 
-    for column in reference:
-        ks_2samp(reference[column].to_numpy(), current[column].to_numpy())
+    return {c: ks_2samp(reference[c].to_numpy(), current[c].to_numpy()) for c in reference}
+
+
+def largest_differences(ours: dict, scipy: dict) -> tuple[float, float]:
+    """How far our D and (relatively) our p lie from SciPy's."""
+    d = max(abs(ours[c]["statistic"] - scipy[c].statistic) for c in scipy)
+    p = max(abs(ours[c]["p_value"] - scipy[c].pvalue) / max(scipy[c].pvalue, 1e-300) for c in scipy)
+    return d, p
 
 
 def evidently(python: str, reference: pd.DataFrame, current: pd.DataFrame, tmp: Path) -> dict:
@@ -110,15 +117,18 @@ def main() -> None:
         write_baseline(reference, folder, cfg)
         built = time.perf_counter() - start
         start = time.perf_counter()
-        violations = monitor(folder, current)
+        violations, drift = monitor(folder, current)
         ours = time.perf_counter() - start
         tracemalloc.start()
         monitor(folder, current)
         peak = tracemalloc.get_traced_memory()[1] / 2**30
         tracemalloc.stop()
+        # SciPy gets the float32 values the monitor tests (the reference stores float32).
+        reference32, current32 = reference.astype(np.float32), current.astype(np.float32)
         start = time.perf_counter()
-        scipy_columns(reference, current)
+        expected = scipy_columns(reference32, current32)
         scipy = time.perf_counter() - start
+        d_diff, p_diff = largest_differences(drift, expected)
         other = (
             evidently(args.evidently_python, reference, current, folder)
             if (args.evidently_python)
@@ -135,6 +145,7 @@ def main() -> None:
         f"data, {violations} violations (target < 3 s, < 1 GB)"
     )
     print(f"  SciPy ks_2samp per column: {scipy:.2f} s; ratio {scipy / ours:.1f}x")
+    print(f"  largest difference from SciPy: D {d_diff:.1e}, p {p_diff:.1e} (relative)")
     if other:
         print(
             f"  Evidently DataDriftPreset: {other['seconds']:.2f} s, peak RSS "
