@@ -20,7 +20,13 @@ from assayml.config.schema import (
 )
 from assayml.errors import ConfigError, DataError
 from assayml.features.fit import fit_transform, select_columns
-from assayml.features.transform import FeatureTransform
+from assayml.features.transform import (
+    FeatureTransform,
+    NumericColumn,
+    TargetEncoding,
+    _numeric,
+    _numeric_block,
+)
 
 COLUMNS = {
     "a": ColumnSpec(dtype=ColumnType.float, nullable=True),
@@ -156,3 +162,65 @@ def test_malformed_transform_file_is_an_artifact_error(tmp_path) -> None:
         FeatureTransform.load(tmp_path / "t.json")
     with pytest.raises(ArtifactError, match="assay features"):
         FeatureTransform.load(tmp_path / "missing.json")
+
+
+def hand_made(log: list[bool], fills: list[float | None]) -> FeatureTransform:
+    numeric = [
+        NumericColumn(f"n{j}", flag, fill, center=0.25 * j - 0.3, scale=1.5 + j)
+        for j, (flag, fill) in enumerate(zip(log, fills, strict=True))
+    ]
+    return FeatureTransform(numeric, [], TargetEncoding("y", "binary", [0, 1]))
+
+
+def one_at_a_time(transform: FeatureTransform, frame: pd.DataFrame) -> np.ndarray | str:
+    """The column-at-a-time path (the reference), or the message it refuses with."""
+    try:
+        return np.column_stack([_numeric(col, frame[col.name]) for col in transform.numeric])
+    except DataError as err:
+        return str(err)
+
+
+def together(transform: FeatureTransform, frame: pd.DataFrame) -> np.ndarray | str:
+    try:
+        return _numeric_block(transform.numeric, frame)
+    except DataError as err:
+        return str(err)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numpy_columns_transformed_together_equal_one_at_a_time(seed: int) -> None:
+    """Float64, float32, int and bool columns, gaps, negatives under a log, fills or none:
+    the same float64 values bit for bit, or the same refusal (first column, first row)."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 30)), 5
+    transform = hand_made(
+        log=rng.random(k).round().astype(bool).tolist(),
+        fills=[None if rng.random() < 0.4 else float(rng.normal()) for _ in range(k)],
+    )
+    sign = np.where(rng.random((k, n)) < 0.02, -1, 1)  # now and then a negative under a log
+    frame = pd.DataFrame(
+        {
+            "n0": rng.lognormal(size=n) * sign[0],
+            "n1": (rng.exponential(size=n) * sign[1]).astype(np.float32),
+            "n2": rng.integers(0, 1_000, size=n) * sign[2],
+            "n3": rng.random(n) < 0.5,
+            "n4": rng.exponential(size=n) * 1e300 * sign[4],  # overflows float32 later
+        }
+    )
+    for name in ("n0", "n1", "n4"):  # gaps in a float column, sometimes none
+        frame.loc[rng.random(n) < 0.05 * rng.random(), name] = np.nan
+    before = frame.copy()
+    expected, got = one_at_a_time(transform, frame), together(transform, frame)
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
+    pd.testing.assert_frame_equal(frame, before)  # the log is taken in a copy
+
+
+def test_text_and_nullable_columns_keep_the_column_at_a_time_path() -> None:
+    transform = hand_made(log=[False, False], fills=[None, 0.5])
+    frame = pd.DataFrame({"n0": ["1.5", "2"], "n1": pd.array([1, None], dtype="Int64")})
+    assert together(transform, frame).tobytes() == one_at_a_time(transform, frame).tobytes()
+    with pytest.raises(DataError, match=r"column 'n0': non-numeric value"):
+        _numeric_block(transform.numeric, frame.assign(n0=["1.5", "two"]))

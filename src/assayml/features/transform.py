@@ -72,7 +72,7 @@ class FeatureTransform:
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
             raise DataError(f"input is missing feature columns: {', '.join(missing)}")
-        blocks = [_numeric(col, frame[col.name]) for col in self.numeric]
+        blocks = [_numeric_block(self.numeric, frame)] if self.numeric else []
         blocks += [_one_hot(col, frame[col.name]) for col in self.categorical]
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
@@ -126,6 +126,41 @@ class FeatureTransform:
             raise ArtifactError(f"{path}: no feature transform (run `assay features`)") from None
         except (ValueError, KeyError, TypeError) as err:
             raise ArtifactError(f"{path}: unreadable feature transform: {err}") from err
+
+
+def _numeric_block(columns: list[NumericColumn], frame: pd.DataFrame) -> np.ndarray:
+    """The numeric features, [rows, len(columns)] float64.
+
+    Columns held as NumPy numbers (what a parsed table and a served request hold) are
+    transformed together: a column at a time, pandas' per-call overhead was most of a
+    served request (4 of 5 ms for one row of 30 columns), for arithmetic that is the same
+    per value either way. Any other column (text, pandas' nullable types) takes the
+    column-at-a-time path, which ``to_numeric`` converts and refuses value by value.
+    """
+    table = frame[[col.name for col in columns]]
+    if not all(isinstance(t, np.dtype) and t.kind in "biuf" for t in table.dtypes):
+        return np.column_stack([_numeric(col, frame[col.name]) for col in columns])
+    x = table.to_numpy(dtype=np.float64, copy=True)  # ours: the log is taken in place
+    log = np.array([col.log for col in columns])
+    negative, missing = (x < 0) & log, np.isnan(x)
+    unfilled = np.array([col.fill is None for col in columns])
+    refused = np.flatnonzero(negative.any(axis=0) | (missing.any(axis=0) & unfilled))
+    if len(refused):  # the first column _numeric would refuse, and its reason
+        j = int(refused[0])
+        name, negative_rows = columns[j].name, np.flatnonzero(negative[:, j])
+        if len(negative_rows):
+            raise DataError(
+                f"column '{name}': negative value at row {int(negative_rows[0])} cannot be logged"
+            )
+        row = int(np.flatnonzero(missing[:, j])[0])
+        raise DataError(f"column '{name}': missing value at row {row} and no imputation")
+    if log.any():
+        x[:, log] = np.log1p(x[:, log])
+    fills = np.array([np.nan if col.fill is None else col.fill for col in columns])
+    x = np.where(missing, fills, x)
+    centers = np.array([col.center for col in columns], dtype=np.float64)
+    scales = np.array([col.scale for col in columns], dtype=np.float64)
+    return (x - centers) / scales
 
 
 def _numeric(col: NumericColumn, series: pd.Series) -> np.ndarray:
